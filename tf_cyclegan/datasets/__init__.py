@@ -1,0 +1,1 @@
+"""Datasets for tf_cyclegan (offline, procedurally generated ones included)."""
