@@ -1,0 +1,41 @@
+"""Command-line options generated from the config dataclasses, with the reference's flag names."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+
+
+def _field_type(field, owner):
+    hint = typing.get_type_hints(owner)[field.name]
+    if isinstance(hint, types.UnionType):  # `int | None`
+        hint = next(t for t in typing.get_args(hint) if t is not type(None))
+    return hint
+
+
+def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
+    """--name (and --hyphen-name) for every field; booleans are switches that default to off."""
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        flags = [f"--{field.name}"]
+        if "_" in field.name:
+            flags.append(f"--{field.name.replace('_', '-')}")
+        kind = _field_type(field, cls)
+        meta = field.metadata
+        default_text = "" if field.default is None else f" (default: {field.default})"
+        if kind is bool:
+            parser.add_argument(*flags, dest=field.name, action="store_true", help=meta["help"])
+        else:
+            parser.add_argument(*flags, dest=field.name, type=kind, default=field.default,
+                                choices=meta.get("choices"), metavar=None if meta.get("choices") else
+                                field.name.upper(), help=meta["help"] + default_text)
+
+
+def fail(prog: str, message: str, code: int = 1):
+    """One line on stderr, no traceback."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(code)

@@ -1,0 +1,137 @@
+"""Every option of a training run, in one dataclass, with the paper's defaults.
+
+Field names are the reference implementation's flag names (junyanz/pytorch-CycleGAN-and-pix2pix), so a
+PyTorch user carries a command over unchanged. The CLI is generated from these fields; the resolved config
+is written as JSON into the run folder and into every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+GAN_MODES = ("lsgan", "vanilla")
+NET_D = ("basic", "n_layers")
+PREPROCESS = ("resize_and_crop",)
+DIRECTIONS = ("AtoB", "BtoA")
+_RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
+
+
+def _opt(default, help, *, resumable=False, **extra):
+    """A config field; `resumable` fields may change when a run is resumed (the others may not)."""
+    return dataclasses.field(default=default, metadata={"help": help, "resumable": resumable, **extra})
+
+
+@dataclasses.dataclass
+class Config:
+    # Data.
+    dataset: str = _opt("seasons", "'seasons' (embedded), a TFDS name such as cycle_gan/horse2zebra, "
+                        "or a folder with trainA/ trainB/ [testA/ testB/]")
+    data_dir: str | None = _opt(None, "TFDS data directory (default: TFDS's, ~/tensorflow_datasets)",
+                                resumable=True)
+    max_dataset_size: int | None = _opt(None, "use at most this many images of each domain")
+    load_size: int = _opt(286, "resize images to this size (bicubic) ...")
+    crop_size: int = _opt(256, "... then random-crop to this size")
+    preprocess: str = _opt("resize_and_crop", "preprocessing", choices=PREPROCESS)
+    no_flip: bool = _opt(False, "no random horizontal flip")
+    direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=DIRECTIONS)
+    # Networks.
+    netG: str = _opt("resnet_9blocks", "generator: resnet_<N>blocks (paper: resnet_9blocks at 256, "
+                     "resnet_6blocks at 128)")
+    netD: str = _opt("basic", "discriminator: basic (70x70 PatchGAN) or n_layers (uses --n_layers_D)",
+                     choices=NET_D)
+    n_layers_D: int = _opt(3, "discriminator conv layers (basic means 3)")
+    ngf: int = _opt(64, "generator filters in the first conv layer")
+    ndf: int = _opt(64, "discriminator filters in the first conv layer")
+    # Objective.
+    gan_mode: str = _opt("lsgan", "adversarial loss", choices=GAN_MODES)
+    lambda_A: float = _opt(10.0, "weight of the cycle loss X -> Y -> X")
+    lambda_B: float = _opt(10.0, "weight of the cycle loss Y -> X -> Y")
+    lambda_identity: float = _opt(0.5, "identity loss weight, relative to lambda_A / lambda_B")
+    pool_size: int = _opt(50, "image history pool size for the discriminators (0: no pool)")
+    # Optimisation.
+    lr: float = _opt(0.0002, "initial Adam learning rate")
+    beta1: float = _opt(0.5, "Adam beta1")
+    n_epochs: int = _opt(100, "epochs at the initial learning rate", resumable=True)
+    n_epochs_decay: int = _opt(100, "epochs of linear decay of the learning rate to zero", resumable=True)
+    batch_size: int = _opt(1, "images per domain per step")
+    seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")
+    deterministic: bool = _opt(False, "deterministic TF ops (bitwise-reproducible, a little slower)",
+                               resumable=True)
+    # Run folder and logging.
+    output: str | None = _opt(None, "run folder (default: runs/<dataset name>)", resumable=True)
+    print_freq: int = _opt(100, "log losses to TensorBoard every N steps", resumable=True)
+    save_latest_freq: int = _opt(5000, "also checkpoint every N steps (always at each epoch end)",
+                                 resumable=True)
+    keep_checkpoints: int = _opt(3, "checkpoints kept in the run folder", resumable=True)
+    n_samples: int = _opt(4, "test images per domain in the sample grid", resumable=True)
+    max_steps: int | None = _opt(None, "stop (with a checkpoint) after this many steps in all; "
+                                 "running again resumes", resumable=True)
+
+    # -- derived --------------------------------------------------------------------------------
+    @property
+    def n_blocks(self) -> int:
+        return int(_RESNET.match(self.netG).group(1))
+
+    @property
+    def total_epochs(self) -> int:
+        return self.n_epochs + self.n_epochs_decay
+
+    def errors(self) -> list[str]:
+        """Every problem with the values, as '--flag: what is wrong' lines (empty when valid)."""
+        errs = []
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                errs.append(f"--{f.name}: {getattr(self, f.name)!r} is not one of {', '.join(choices)}")
+        if not _RESNET.match(self.netG):
+            errs.append(f"--netG: {self.netG!r} is not resnet_<N>blocks (resnet_9blocks, resnet_6blocks)")
+        positive = ["load_size", "crop_size", "n_layers_D", "ngf", "ndf", "batch_size", "print_freq",
+                    "save_latest_freq", "keep_checkpoints", "n_epochs"]
+        for name in positive:
+            if getattr(self, name) < 1:
+                errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
+        for name in ["n_epochs_decay", "pool_size", "n_samples", "lambda_A", "lambda_B",
+                     "lambda_identity", "lr"]:
+            if getattr(self, name) < 0:
+                errs.append(f"--{name}: must not be negative, got {getattr(self, name)}")
+        for name in ["max_dataset_size", "max_steps"]:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.beta1 < 1:
+            errs.append(f"--beta1: must be in [0, 1), got {self.beta1}")
+        if self.preprocess == "resize_and_crop" and self.crop_size > self.load_size:
+            errs.append(f"--crop_size {self.crop_size} is larger than --load_size {self.load_size}: "
+                        "with resize_and_crop the crop must fit in the resized image")
+        if self.crop_size % 4:
+            errs.append(f"--crop_size: the generator needs a multiple of 4, got {self.crop_size}")
+        return errs
+
+    # -- JSON round trip ------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Config":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        return cls.from_dict(json.loads(text))
+
+    def incompatibilities(self, saved: "Config") -> list[str]:
+        """Differences from a saved run's config that a resume cannot accept."""
+        out = []
+        for f in dataclasses.fields(self):
+            if f.metadata["resumable"]:
+                continue
+            mine, theirs = getattr(self, f.name), getattr(saved, f.name)
+            if mine != theirs:
+                out.append(f"--{f.name}: the run has {theirs!r}, this command has {mine!r}")
+        return out

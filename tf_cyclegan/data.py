@@ -1,0 +1,297 @@
+"""Image sources (TFDS, a folder, the embedded dataset) and the unpaired tf.data pipeline.
+
+Every source becomes a list of images per split (file paths or encoded bytes). Pillow decodes them: it reads
+every mode real folders hold (grayscale, RGBA, palette, CMYK, 16-bit, animated GIF, WebP) and its bicubic
+resize is the one the reference uses. The pipeline is a pure function of (seed, step): which images and
+which crops step s sees never depends on what ran before, so a resumed run sees exactly the data an
+uninterrupted one would have seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tf_cyclegan.config import Config
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
+SPLITS = ("trainA", "trainB", "testA", "testB")
+CYCLE_GAN_CONFIGS = ("apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
+                     "ukiyoe2photo", "vangogh2photo", "maps", "facades", "iphone2dslr_flower")
+CYCLE_GAN_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{}.zip"
+SEASONS = "seasons"
+
+
+class DatasetError(Exception):
+    """A problem with the user's data, worded as one line that says what to do."""
+
+
+# -- decoding --------------------------------------------------------------------------------------
+def decode(item: str | bytes) -> Image.Image:
+    """Any image file or encoded bytes as an 8-bit RGB image (the first frame of an animation)."""
+    image = Image.open(io.BytesIO(item) if isinstance(item, bytes) else item)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):  # 16/32-bit grayscale: keep the top 8 bits
+        depth = 16 if image.mode.startswith("I;16") else 32
+        array = np.asarray(image, dtype=np.uint32) >> (depth - 8)
+        image = Image.fromarray(array.astype(np.uint8), mode="L")
+    return image.convert("RGB")
+
+
+def load_resized(item: str | bytes, size: int) -> np.ndarray:
+    """(size, size, 3) uint8, resized with bicubic interpolation as the reference."""
+    image = decode(item)
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.BICUBIC)
+    return np.asarray(image, dtype=np.uint8)
+
+
+@dataclasses.dataclass
+class ImageList:
+    """The images of one split: file paths (read lazily) or encoded bytes (held in memory)."""
+
+    name: str
+    items: list
+
+    def __len__(self):
+        return len(self.items)
+
+    def load(self, index: int, size: int) -> np.ndarray:
+        return load_resized(self.items[index], size)
+
+    def capped(self, n: int | None) -> "ImageList":
+        return self if n is None else ImageList(self.name, self.items[:n])
+
+
+@dataclasses.dataclass
+class Domains:
+    """The two unpaired image collections of a dataset, with test splits for samples when present."""
+
+    train_a: ImageList
+    train_b: ImageList
+    test_a: ImageList | None
+    test_b: ImageList | None
+    name_a: str = "A"
+    name_b: str = "B"
+    description: str = ""
+    ignored: int = 0  # non-image files seen in folders
+
+
+# -- sources ---------------------------------------------------------------------------------------
+def _list_images(folder: Path) -> tuple[list[str], int]:
+    """Image files under folder (recursively, sorted, hidden files skipped) and the count of others."""
+    images, ignored = [], 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."):
+                images.append(os.path.join(root, f))
+            else:
+                ignored += 1
+    return images, ignored
+
+
+def _domain_names(name: str) -> tuple[str, str]:
+    """'horse2zebra' -> ('horse', 'zebra'); anything else -> ('A', 'B')."""
+    parts = name.split("2")
+    return (parts[0], parts[1]) if len(parts) == 2 and all(parts) else ("A", "B")
+
+
+def folder_domains(path: str | os.PathLike) -> Domains:
+    """A folder in the reference layout: trainA/ trainB/ and, optionally, testA/ testB/."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"--dataset {path}: no such folder (expected a folder with trainA/ and trainB/ "
+                           "of images, 'seasons', or a TFDS name such as cycle_gan/horse2zebra)")
+    lists, ignored = {}, 0
+    for split in SPLITS:
+        folder = root / split
+        if not folder.is_dir():
+            if split.startswith("train"):
+                raise DatasetError(f"--dataset {path}: {folder} is missing (expected trainA/ and trainB/ "
+                                   "folders of images, and optionally testA/ testB/)")
+            lists[split] = None
+            continue
+        images, n_ignored = _list_images(folder)
+        ignored += n_ignored
+        if not images and split.startswith("train"):
+            raise DatasetError(f"--dataset {path}: {split} is empty (no {'/'.join(IMAGE_EXTENSIONS)} files "
+                               f"in {folder})")
+        lists[split] = ImageList(split, images) if images else None
+    name_a, name_b = _domain_names(root.resolve().name)
+    return Domains(lists["trainA"], lists["trainB"], lists["testA"], lists["testB"], name_a, name_b,
+                   description=f"folder {root}", ignored=ignored)
+
+
+def seasons_root() -> Path:
+    cache = os.environ.get("TF_CYCLEGAN_CACHE") or os.path.join(Path.home(), ".cache", "tf_cyclegan")
+    from tf_cyclegan.datasets import seasons
+
+    return Path(cache) / f"seasons-v1-{seasons.SIZE}"
+
+
+def seasons_domains() -> Domains:
+    """The embedded dataset: rendered on first use (seconds), then read from the cache folder."""
+    from tf_cyclegan.datasets import seasons
+
+    root = seasons.write_dataset(seasons_root())
+    domains = folder_domains(root)
+    domains.name_a, domains.name_b = "summer", "winter"
+    domains.description = f"embedded seasons dataset ({root})"
+    return domains
+
+
+def _reachable(host: str, port: int = 443, timeout: float = 5.0) -> bool:
+    """A quick look before TFDS's download, which retries for minutes when offline."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _download_help(name: str, config: str, manual_dir: str, reason: str) -> str:
+    url = CYCLE_GAN_URL.format(config)
+    return (f"--dataset {name}: could not download it ({reason}). Offline? Put {config}.zip (from {url}) "
+            f"into {manual_dir} and run again (TFDS checks it and builds from it), or unzip it and pass "
+            f"--dataset /path/to/{config} (a folder with trainA/ trainB/ testA/ testB/)")
+
+
+def tfds_domains(name: str, data_dir: str | None = None) -> Domains:
+    """A TFDS dataset with trainA/trainB (and testA/testB) splits, such as cycle_gan/horse2zebra."""
+    import tensorflow_datasets as tfds
+
+    family, _, config = name.partition("/")
+    if family == "cycle_gan" and config not in CYCLE_GAN_CONFIGS:
+        raise DatasetError(f"--dataset {name}: unknown cycle_gan config {config!r}; choose one of "
+                           + ", ".join(f"cycle_gan/{c}" for c in CYCLE_GAN_CONFIGS))
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as e:  # TFDS raises several types for unknown names
+        raise DatasetError(f"--dataset {name}: not a folder, 'seasons', or a TFDS dataset "
+                           f"({str(e).splitlines()[0]})") from None
+    root = os.path.expanduser(data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
+    manual_dir = os.path.join(root, "downloads", "manual")
+    if not builder.is_prepared():
+        zip_in_manual = family == "cycle_gan" and os.path.exists(os.path.join(manual_dir, f"{config}.zip"))
+        if family == "cycle_gan" and not zip_in_manual:
+            host = CYCLE_GAN_URL.split("/")[2]
+            if not _reachable(host):
+                raise DatasetError(_download_help(name, config, manual_dir, f"{host} is unreachable"))
+        try:
+            builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+        except Exception as e:
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            if family == "cycle_gan":
+                raise DatasetError(_download_help(name, config, manual_dir, reason)) from None
+            raise DatasetError(f"--dataset {name}: TFDS could not prepare it ({reason})") from None
+    known = set(builder.info.splits.keys()) if builder.info.splits else set(SPLITS)
+    missing = [s for s in ("trainA", "trainB") if s not in known]
+    if missing:
+        raise DatasetError(f"--dataset {name}: has no split {', '.join(missing)} (it has "
+                           f"{', '.join(sorted(known))}); a CycleGAN dataset needs trainA and trainB")
+    lists = {}
+    for split in SPLITS:
+        if split not in known:
+            lists[split] = None
+            continue
+        ds = builder.as_dataset(split=split, decoders={"image": tfds.decode.SkipDecoding()})
+        items = [bytes(ex["image"]) for ex in ds.as_numpy_iterator()]
+        if not items and split.startswith("train"):
+            raise DatasetError(f"--dataset {name}: {split} is empty")
+        lists[split] = ImageList(split, items) if items else None
+    name_a, name_b = _domain_names(config or family)
+    return Domains(lists["trainA"], lists["trainB"], lists["testA"], lists["testB"], name_a, name_b,
+                   description=f"TFDS {name}")
+
+
+def load_domains(dataset: str, data_dir: str | None = None) -> Domains:
+    """'seasons', an existing folder, or a TFDS name, in that order."""
+    if dataset == SEASONS:
+        return seasons_domains()
+    if os.path.isdir(os.path.expanduser(dataset)) or dataset.startswith((".", "/", "~")):
+        return folder_domains(dataset)
+    return tfds_domains(dataset, data_dir)
+
+
+# -- the unpaired pipeline -------------------------------------------------------------------------
+@dataclasses.dataclass
+class Unpaired:
+    """Domain X and domain Y of a run (A and B, swapped by --direction BtoA) and the epoch geometry."""
+
+    x: ImageList
+    y: ImageList
+    test_x: ImageList
+    test_y: ImageList
+    name_x: str
+    name_y: str
+    steps_per_epoch: int
+
+    @classmethod
+    def from_domains(cls, domains: Domains, config: Config) -> "Unpaired":
+        a, b = domains.train_a.capped(config.max_dataset_size), domains.train_b.capped(config.max_dataset_size)
+        test_a, test_b = domains.test_a or domains.train_a, domains.test_b or domains.train_b
+        names = (domains.name_a, domains.name_b)
+        if config.direction == "BtoA":
+            a, b, test_a, test_b, names = b, a, test_b, test_a, names[::-1]
+        # An epoch is max(|A|, |B|) images, as the reference; the shorter domain is re-sampled.
+        steps = max(len(a), len(b)) // config.batch_size
+        if steps < 1:
+            raise DatasetError(f"--batch_size {config.batch_size} is larger than the dataset "
+                               f"({max(len(a), len(b))} images per domain)")
+        return cls(a, b, test_a, test_b, names[0], names[1], steps)
+
+    def train_dataset(self, config: Config, start_step: int = 0) -> tf.data.Dataset:
+        """Batches (real_x, real_y) in [-1, 1] for every step from start_step to the end of training."""
+        per_epoch = self.steps_per_epoch * config.batch_size
+        total = config.total_epochs * per_epoch
+        seed = tf.constant(config.seed, tf.int64)
+        n_x, n_y = len(self.x), len(self.y)
+
+        def pick(g):
+            epoch, i = g // per_epoch, g % per_epoch
+            # A fresh permutation of the epoch for X (reference: shuffled index % |A|), uniform for Y.
+            ix = tf.random.experimental.index_shuffle(
+                i, seed=tf.stack([seed, epoch]), max_index=per_epoch - 1) % n_x
+            iy = tf.random.stateless_uniform([], seed=tf.stack([seed, 4 * g]), minval=0, maxval=n_y,
+                                             dtype=tf.int64)
+            return ix, iy, g
+
+        def load(images: ImageList, index):
+            image = tf.numpy_function(lambda i: images.load(int(i), config.load_size), [index], tf.uint8,
+                                      stateful=False)
+            image.set_shape([config.load_size, config.load_size, 3])
+            return image
+
+        def preprocess(image, counter):
+            # Seeds (seed, 4g+1..3) never collide with the one pick() uses for Y, (seed, 4g).
+            image = tf.image.stateless_random_crop(image, [config.crop_size, config.crop_size, 3],
+                                                   seed=tf.stack([seed, counter]))
+            if not config.no_flip:
+                image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([seed, counter + 1]))
+            return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+        def load_pair(ix, iy, g):
+            return (preprocess(load(self.x, ix), 4 * g + 1), preprocess(load(self.y, iy), 4 * g + 2))
+
+        start = int(start_step) * config.batch_size
+        return (tf.data.Dataset.range(start, total)
+                .map(pick)
+                .map(load_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .batch(config.batch_size, drop_remainder=True)
+                .prefetch(tf.data.AUTOTUNE))
+
+    def sample_batch(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed test images of each domain, resized to crop_size, in [-1, 1], for the sample grid."""
+
+        def first(images: ImageList):
+            n = min(config.n_samples, len(images))
+            return np.stack([images.load(i, config.crop_size) for i in range(n)]).astype(np.float32) / 127.5 - 1
+
+        return first(self.test_x), first(self.test_y)

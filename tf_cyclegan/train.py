@@ -1,0 +1,42 @@
+"""python -m tf_cyclegan.train --dataset cycle_gan/summer2winter_yosemite  (defaults are the paper's)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from tf_cyclegan.cli import add_dataclass_options, fail
+from tf_cyclegan.config import Config
+
+PROG = "python -m tf_cyclegan.train"
+
+
+def parse_config(argv=None) -> Config:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Train a CycleGAN (or resume the run in --output).",
+        epilog="Running the same command again on the same --output resumes where it stopped.")
+    add_dataclass_options(parser, Config)
+    args = parser.parse_args(argv)
+    config = Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)})
+    errors = config.errors()
+    if errors:
+        parser.error("; ".join(errors))  # exit code 2, like any argparse error
+    return config
+
+
+def main(argv=None) -> int:
+    config = parse_config(argv)
+    # Imported after parsing so that --help and flag errors answer without loading TensorFlow.
+    from tf_cyclegan.data import DatasetError
+    from tf_cyclegan.trainer import RunError, train
+
+    try:
+        train(config)
+    except (DatasetError, RunError) as e:
+        fail(PROG, str(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

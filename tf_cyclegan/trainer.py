@@ -1,0 +1,266 @@
+"""The CycleGAN: four networks, two optimizers, two image pools, one compiled train step, and the loop.
+
+Everything that decides what the next step does (weights, Adam moments, step counter, pools, the pools'
+RNG) is in one tf.train.Checkpoint, and the data pipeline is a pure function of (seed, step), so a run that
+is stopped and started again ends with the same weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from tf_cyclegan.config import Config
+from tf_cyclegan.data import Unpaired, load_domains
+from tf_cyclegan.fileio import atomic_write
+from tf_cyclegan.image_pool import ImagePool
+from tf_cyclegan.losses import adversarial_loss, discriminator_loss, l1_loss
+from tf_cyclegan.models import build_discriminator, build_generator
+from tf_cyclegan.samples import sample_grid, save_png
+from tf_cyclegan.schedule import LinearDecay
+
+LOG_NAMES = ("loss_G", "loss_F", "loss_cycle_x", "loss_cycle_y", "loss_idt_x", "loss_idt_y",
+             "loss_D_X", "loss_D_Y", "lr")
+
+
+class RunError(Exception):
+    """A problem with the run folder (incompatible resume, unreadable config), worded for the user."""
+
+
+class CycleGAN:
+    """G: X -> Y, F: Y -> X, D_X judges X, D_Y judges Y (the paper's names)."""
+
+    def __init__(self, config: Config, steps_per_epoch: int):
+        self.config = config
+        self.steps_per_epoch = int(steps_per_epoch)
+        keras.utils.set_random_seed(config.seed)
+        self.G = build_generator(config.netG, config.ngf, name="G")
+        self.F = build_generator(config.netG, config.ngf, name="F")
+        self.D_X = build_discriminator(config.netD, config.ndf, config.n_layers_D, name="D_X")
+        self.D_Y = build_discriminator(config.netD, config.ndf, config.n_layers_D, name="D_Y")
+        self.schedule = LinearDecay(config.lr, config.n_epochs, config.n_epochs_decay, steps_per_epoch)
+        # PyTorch's Adam epsilon (1e-8), not Keras' (1e-7), so that updates match the reference's.
+        self.optimizer_G = keras.optimizers.Adam(self.schedule, beta_1=config.beta1, epsilon=1e-8)
+        self.optimizer_D = keras.optimizers.Adam(self.schedule, beta_1=config.beta1, epsilon=1e-8)
+        # Build the moments now so a checkpoint restores into them at once, not on first use.
+        self.optimizer_G.build(self.generator_variables)
+        self.optimizer_D.build(self.discriminator_variables)
+        image_shape = (config.crop_size, config.crop_size, 3)
+        self.pool_x = ImagePool(config.pool_size, image_shape, name="pool_x")
+        self.pool_y = ImagePool(config.pool_size, image_shape, name="pool_y")
+        self.rng = tf.random.Generator.from_seed(config.seed)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.saved_config = tf.Variable(config.to_json(), trainable=False, name="config")
+        self.checkpoint = tf.train.Checkpoint(
+            G=self.G, F=self.F, D_X=self.D_X, D_Y=self.D_Y, optimizer_G=self.optimizer_G,
+            optimizer_D=self.optimizer_D, pool_x=self.pool_x, pool_y=self.pool_y, rng=self.rng,
+            step=self.step, epoch=self.epoch, config=self.saved_config)
+        self.train_step = tf.function(self._train_step)
+
+    @property
+    def generator_variables(self):
+        return self.G.trainable_variables + self.F.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        return self.D_X.trainable_variables + self.D_Y.trainable_variables
+
+    def _train_step(self, real_x, real_y):
+        c = self.config
+        with tf.GradientTape(persistent=True) as tape:
+            # 1. Translate each domain to the other and back.
+            fake_y = self.G(real_x, training=True)
+            cycled_x = self.F(fake_y, training=True)
+            fake_x = self.F(real_y, training=True)
+            cycled_y = self.G(fake_x, training=True)
+            # 2. Generators: fool the discriminators, and come back to where they started.
+            loss_G = adversarial_loss(self.D_Y(fake_y, training=True), True, c.gan_mode)
+            loss_F = adversarial_loss(self.D_X(fake_x, training=True), True, c.gan_mode)
+            loss_cycle_x = c.lambda_A * l1_loss(cycled_x, real_x)
+            loss_cycle_y = c.lambda_B * l1_loss(cycled_y, real_y)
+            # 3. Identity: a generator given an image of its target domain should leave it alone.
+            if c.lambda_identity > 0:
+                same_y = self.G(real_y, training=True)
+                same_x = self.F(real_x, training=True)
+                loss_idt_y = c.lambda_B * c.lambda_identity * l1_loss(same_y, real_y)
+                loss_idt_x = c.lambda_A * c.lambda_identity * l1_loss(same_x, real_x)
+            else:
+                loss_idt_x = loss_idt_y = tf.constant(0.0)
+            loss_generators = loss_G + loss_F + loss_cycle_x + loss_cycle_y + loss_idt_x + loss_idt_y
+            # 4. Discriminators: real images against fakes drawn from the history pools.
+            pooled_fake_y = self.pool_y.query(tf.stop_gradient(fake_y), self.rng)
+            pooled_fake_x = self.pool_x.query(tf.stop_gradient(fake_x), self.rng)
+            loss_D_Y = discriminator_loss(self.D_Y(real_y, training=True),
+                                          self.D_Y(pooled_fake_y, training=True), c.gan_mode)
+            loss_D_X = discriminator_loss(self.D_X(real_x, training=True),
+                                          self.D_X(pooled_fake_x, training=True), c.gan_mode)
+            loss_discriminators = loss_D_X + loss_D_Y
+        # 5. Both updates use gradients taken at the same weights, as the reference's G-then-D order
+        #    does (its D step sees fakes made before the G update).
+        lr = self.schedule(self.optimizer_G.iterations)
+        generator_variables, discriminator_variables = self.generator_variables, self.discriminator_variables
+        generator_grads = tape.gradient(loss_generators, generator_variables)
+        discriminator_grads = tape.gradient(loss_discriminators, discriminator_variables)
+        self.optimizer_G.apply_gradients(zip(generator_grads, generator_variables))
+        self.optimizer_D.apply_gradients(zip(discriminator_grads, discriminator_variables))
+        self.step.assign_add(1)
+        return {"loss_G": loss_G, "loss_F": loss_F, "loss_cycle_x": loss_cycle_x,
+                "loss_cycle_y": loss_cycle_y, "loss_idt_x": loss_idt_x, "loss_idt_y": loss_idt_y,
+                "loss_D_X": loss_D_X, "loss_D_Y": loss_D_Y, "lr": lr}
+
+
+# -- the run folder --------------------------------------------------------------------------------
+def default_output(dataset: str) -> str:
+    name = dataset.rstrip("/\\").replace("\\", "/").split("/")[-1] or "run"
+    return os.path.join("runs", name)
+
+
+def check_resume(config: Config, run: Path) -> Config | None:
+    """The saved config of an existing run, after refusing a resume that would not be the same run."""
+    path = run / "config.json"
+    if not path.exists():
+        return None
+    try:
+        saved = Config.from_json(path.read_text())
+    except (ValueError, TypeError) as e:
+        raise RunError(f"{path}: unreadable run config ({e}); use another --output") from None
+    problems = config.incompatibilities(saved)
+    if problems:
+        raise RunError(f"--output {run} holds a run with another configuration; use another --output "
+                       "or repeat the run's options. Differences: " + "; ".join(problems))
+    return saved
+
+
+class _StopRequest:
+    """First Ctrl-C or SIGTERM: finish the step, checkpoint, exit. A second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write(f"\n{signal.Signals(signum).name}: finishing this step, then saving a checkpoint "
+                   "(Ctrl-C again to stop at once)")
+
+    @contextlib.contextmanager
+    def installed(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def _summaries(writer, logs: dict, step: int):
+    with writer.as_default(step=step):
+        for name, value in logs.items():
+            tf.summary.scalar(name, value)
+
+
+def train(config: Config, domains=None, log=print) -> Path:
+    """Train (or resume) the run in config.output; returns the run folder.
+
+    `domains` lets tests and notebooks pass already-loaded data; by default config.dataset is loaded.
+    """
+    run = Path(config.output or default_output(config.dataset))
+    check_resume(config, run)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    domains = domains or load_domains(config.dataset, config.data_dir)
+    data = Unpaired.from_domains(domains, config)
+    total_steps = config.total_epochs * data.steps_per_epoch
+    log(f"Data: {domains.description}: {len(data.x)} {data.name_x} (X) and {len(data.y)} {data.name_y} (Y) "
+        f"training images; {data.steps_per_epoch} steps per epoch, {config.total_epochs} epochs, "
+        f"{total_steps} steps" + (f"; {domains.ignored} non-image files ignored" if domains.ignored else ""))
+
+    model = CycleGAN(config, data.steps_per_epoch)
+    manager = tf.train.CheckpointManager(model.checkpoint, str(run / "checkpoints"),
+                                         max_to_keep=config.keep_checkpoints, step_counter=model.step)
+    if manager.latest_checkpoint:
+        model.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"Resuming from {manager.latest_checkpoint} (step {int(model.step)}, "
+            f"epoch {int(model.step) // data.steps_per_epoch + 1})")
+    else:
+        log(f"Starting a new run in {run}")
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write(run / "config.json", config.to_json())
+    atomic_write(run / "domains.json", json.dumps({"X": data.name_x, "Y": data.name_y}, indent=2))
+
+    step = int(model.step)
+    end = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
+    if step >= end:
+        log(f"Nothing to do: the run is at step {step} of {end} (raise --n_epochs, --n_epochs_decay or "
+            "--max_steps to train longer)")
+        return run
+
+    sample_x, sample_y = data.sample_batch(config) if config.n_samples else (None, None)
+    writer = tf.summary.create_file_writer(str(run / "logs"))
+
+    def save():
+        model.epoch.assign(int(model.step) // data.steps_per_epoch)
+        return manager.save(checkpoint_number=model.step)
+
+    def end_epoch(epoch: int):
+        path = save()
+        if sample_x is not None:
+            grid = sample_grid(model.G, model.F, sample_x, sample_y)
+            save_png(run / "samples" / f"epoch_{epoch:03d}.png", grid)
+            with writer.as_default(step=int(model.step)):
+                tf.summary.image("samples", grid[None], max_outputs=1)
+        return path
+
+    stop = _StopRequest()
+    start_time, start_step = time.perf_counter(), step
+    bar = tqdm(total=end, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
+    with stop.installed():
+        for real_x, real_y in data.train_dataset(config, start_step=step):
+            logs = model.train_step(real_x, real_y)
+            step += 1
+            epoch = (step - 1) // data.steps_per_epoch + 1
+            values = {k: float(v) for k, v in logs.items()}
+            bar.set_description(f"epoch {epoch}/{config.total_epochs}", refresh=False)
+            bar.set_postfix({k.removeprefix("loss_"): f"{v:.3g}" for k, v in values.items()}, refresh=False)
+            bar.update(1)
+            if step % config.print_freq == 0 or step == end:
+                _summaries(writer, values, step)
+            if step % data.steps_per_epoch == 0:
+                path = end_epoch(epoch)
+                tqdm.write(f"epoch {epoch}/{config.total_epochs} done at step {step}: checkpoint {path}"
+                           + (f", samples {run / 'samples' / f'epoch_{epoch:03d}.png'}" if sample_x is not None
+                              else ""))
+            elif step % config.save_latest_freq == 0:
+                save()
+            if stop.requested or step >= end:
+                break
+    bar.close()
+    writer.flush()
+    if step % data.steps_per_epoch:  # stopped mid-epoch: checkpoint so that the next run resumes here
+        save()
+    rate = (step - start_step) / max(time.perf_counter() - start_time, 1e-9)
+    if stop.requested:
+        log(f"Stopped at step {step} ({rate:.2f} steps/s); checkpoint saved in {run / 'checkpoints'}. "
+            "Run the same command again to resume.")
+    elif step < total_steps:
+        log(f"Paused at step {step} of {total_steps} (--max_steps {config.max_steps}); run the command again "
+            "with a larger --max_steps, or without it, to continue.")
+    else:
+        log(f"Done: {step} steps ({rate:.2f} steps/s). Run folder: {run}")
+    return run
