@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny configs, image-folder fixtures, and an offline cache for the embedded dataset."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from tf_cyclegan.config import Config  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def seasons_cache(tmp_path_factory):
+    """The embedded dataset is rendered once per test session into a private cache folder."""
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["TF_CYCLEGAN_CACHE"] = str(cache)
+    return cache
+
+
+def tiny_config(**overrides) -> Config:
+    """32x32 crops, 8 filters, 1 residual block: the paper's networks, shrunk for a 2-core CPU."""
+    values = dict(netG="resnet_1blocks", ngf=8, ndf=8, load_size=36, crop_size=32, pool_size=4,
+                  n_epochs=1, n_epochs_decay=1, n_samples=2, print_freq=1)
+    values.update(overrides)
+    return Config(**values)
+
+
+def write_images(folder, n, size=(40, 30), seed=0, ext="png"):
+    """n random RGB images of size (w, h) in folder."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for i in range(n):
+        w, h = size
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(os.path.join(folder, f"{i:03d}.{ext}"))
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """A reference-layout dataset: trainA 5, trainB 3, testA 2, testB 2 random images."""
+    root = tmp_path / "data"
+    for split, n, seed in [("trainA", 5, 1), ("trainB", 3, 2), ("testA", 2, 3), ("testB", 2, 4)]:
+        write_images(root / split, n, seed=seed)
+    return root

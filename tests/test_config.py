@@ -1,0 +1,70 @@
+import dataclasses
+
+import pytest
+
+from tf_cyclegan.config import Config
+from tf_cyclegan.train import parse_config
+
+
+def test_defaults_are_the_papers():
+    c = Config()
+    assert (c.netG, c.netD, c.n_layers_D, c.ngf, c.ndf) == ("resnet_9blocks", "basic", 3, 64, 64)
+    assert (c.load_size, c.crop_size, c.batch_size, c.preprocess, c.no_flip) == (286, 256, 1, "resize_and_crop", False)
+    assert (c.gan_mode, c.lambda_A, c.lambda_B, c.lambda_identity, c.pool_size) == ("lsgan", 10.0, 10.0, 0.5, 50)
+    assert (c.lr, c.beta1, c.n_epochs, c.n_epochs_decay) == (0.0002, 0.5, 100, 100)
+    assert c.errors() == []
+
+
+def test_json_round_trip_keeps_every_field():
+    c = Config(dataset="cycle_gan/horse2zebra", ngf=32, max_dataset_size=10, no_flip=True, lambda_identity=0.0)
+    again = Config.from_json(c.to_json())
+    assert again == c
+    assert dataclasses.asdict(again) == dataclasses.asdict(c)
+
+
+def test_unknown_json_key_is_rejected():
+    with pytest.raises(ValueError, match="unknown config keys: bogus"):
+        Config.from_dict({"bogus": 1})
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(crop_size=300), "--crop_size 300 is larger than --load_size 286"),
+    (dict(ngf=0), "--ngf: must be at least 1"),
+    (dict(netG="unet_512"), "--netG: 'unet_512' is not resnet_<N>blocks"),
+    (dict(gan_mode="wgan"), "--gan_mode: 'wgan' is not one of lsgan, vanilla"),
+    (dict(crop_size=30, load_size=30), "--crop_size: the generator needs a multiple of 4"),
+    (dict(lambda_A=-1), "--lambda_A: must not be negative"),
+    (dict(beta1=1.0), "--beta1: must be in [0, 1)"),
+])
+def test_errors_name_the_flag(overrides, message):
+    errors = Config(**overrides).errors()
+    assert any(message in e for e in errors), errors
+
+
+def test_incompatibilities_list_only_fixed_fields():
+    saved = Config(ngf=64, n_epochs=100)
+    assert Config(ngf=64, n_epochs=300, output="elsewhere").incompatibilities(saved) == []
+    problems = Config(ngf=32, pool_size=10).incompatibilities(saved)
+    assert problems == ["--ngf: the run has 64, this command has 32",
+                        "--pool_size: the run has 50, this command has 10"]
+
+
+def test_cli_parses_reference_flags_and_hyphen_aliases():
+    c = parse_config(["--dataset", "x", "--n_epochs", "3", "--n-epochs-decay", "4", "--no_flip",
+                      "--netG", "resnet_6blocks", "--max_dataset_size", "7", "--lr", "0.001"])
+    assert (c.dataset, c.n_epochs, c.n_epochs_decay, c.no_flip, c.netG, c.max_dataset_size, c.lr) == (
+        "x", 3, 4, True, "resnet_6blocks", 7, 0.001)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--crop_size", "512"], "--crop_size 512 is larger than --load_size 286"),
+    (["--ngf", "-3"], "--ngf: must be at least 1"),
+    (["--gan_mode", "wgan"], "invalid choice: 'wgan'"),
+    (["--ngf", "many"], "invalid int value: 'many'"),
+])
+def test_cli_flag_errors_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "Traceback" not in "\n".join(err)

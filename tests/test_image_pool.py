@@ -1,0 +1,48 @@
+import numpy as np
+import tensorflow as tf
+
+from tf_cyclegan.image_pool import ImagePool
+
+SHAPE = (2, 2, 1)
+
+
+def images(values):
+    return tf.constant(np.asarray(values, "float32")[:, None, None, None] * np.ones((1, *SHAPE), "float32"))
+
+
+def ids(batch):
+    return [float(v) for v in np.asarray(batch)[:, 0, 0, 0]]
+
+
+def test_pool_size_zero_returns_the_input():
+    pool = ImagePool(0, SHAPE)
+    x = images([1, 2])
+    assert ids(pool.query(x, tf.random.Generator.from_seed(0))) == [1, 2]
+
+
+def test_filling_returns_inputs_then_swaps_about_half_with_stored_images():
+    pool, rng = ImagePool(3, SHAPE), tf.random.Generator.from_seed(1)
+    assert ids(pool.query(images([1, 2]), rng)) == [1, 2]
+    assert ids(pool.query(images([3]), rng)) == [3]
+    assert int(pool.count) == 3 and sorted(ids(pool.images)) == [1, 2, 3]
+    swapped = 0
+    for new in range(10, 210):
+        before = set(ids(pool.images))
+        (out,) = ids(pool.query(images([new]), rng))
+        after = set(ids(pool.images))
+        if out == new:  # kept: the pool is unchanged
+            assert after == before
+        else:  # swapped: the returned image left the pool and the new one took its place
+            swapped += 1
+            assert out in before and out not in after and new in after and len(after) == 3
+    assert 70 < swapped < 130
+
+
+def test_pool_state_survives_a_checkpoint(tmp_path):
+    pool, rng = ImagePool(2, SHAPE), tf.random.Generator.from_seed(2)
+    pool.query(images([5, 6, 7]), rng)
+    path = tf.train.Checkpoint(pool=pool, rng=rng).write(str(tmp_path / "ckpt"))
+    restored, rng2 = ImagePool(2, SHAPE), tf.random.Generator.from_seed(99)
+    tf.train.Checkpoint(pool=restored, rng=rng2).read(path).assert_consumed()
+    assert ids(restored.images) == ids(pool.images) and int(restored.count) == int(pool.count) == 2
+    assert ids(restored.query(images([8, 9]), rng2)) == ids(pool.query(images([8, 9]), rng))

@@ -1,0 +1,112 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_config
+from tf_cyclegan.data import folder_domains
+from tf_cyclegan.trainer import LOG_NAMES, CycleGAN, RunError, train
+
+_yy, _xx = np.mgrid[0:32, 0:32] / 31.0
+REAL_X = tf.constant(np.stack([_xx, _yy, _xx * _yy], -1)[None].astype("float32") * 2 - 1)  # smooth ramps
+REAL_Y = tf.constant(-0.8 * REAL_X + 0.1)
+
+
+def snapshot(model):
+    return {net.name: [np.array(v) for v in net.weights] for net in (model.G, model.F, model.D_X, model.D_Y)}
+
+
+@pytest.fixture(scope="module")
+def model():
+    """One tiny CycleGAN, traced once for the module."""
+    return CycleGAN(tiny_config(), steps_per_epoch=1000)
+
+
+def test_networks_carry_the_papers_names(model):
+    assert [n.name for n in (model.G, model.F, model.D_X, model.D_Y)] == ["G", "F", "D_X", "D_Y"]
+
+
+def test_train_step_gives_finite_losses_and_changes_all_four_networks(model):
+    before = snapshot(model)
+    logs = model.train_step(REAL_X, REAL_Y)
+    assert sorted(logs) == sorted(LOG_NAMES)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert float(logs["lr"]) == pytest.approx(0.0002)
+    after = snapshot(model)
+    for name in before:
+        assert any(not np.array_equal(a, b) for a, b in zip(before[name], after[name])), f"{name} did not change"
+    assert int(model.step) == 1 and int(model.pool_x.count) == 1 and int(model.pool_y.count) == 1
+
+
+def test_cycle_loss_falls_on_a_fixed_batch(model):
+    cycle = [float(model.train_step(REAL_X, REAL_Y)["loss_cycle_x"]) for _ in range(20)]
+    assert np.mean(cycle[-3:]) < 0.8 * np.mean(cycle[:3]), cycle
+
+
+def test_learning_rate_zero_changes_no_weight_and_identity_off_is_zero():
+    model = CycleGAN(tiny_config(lr=0.0, lambda_identity=0.0), steps_per_epoch=4)
+    before = snapshot(model)
+    logs = model.train_step(REAL_X, REAL_Y)
+    after = snapshot(model)
+    for name in before:
+        assert all(np.array_equal(a, b) for a, b in zip(before[name], after[name])), name
+    assert float(logs["loss_idt_x"]) == 0.0 and float(logs["loss_idt_y"]) == 0.0
+    assert float(logs["loss_cycle_x"]) > 0
+
+
+def test_checkpoint_restores_every_piece_of_state(model, tmp_path):
+    model.train_step(REAL_X, REAL_Y)
+    path = model.checkpoint.write(str(tmp_path / "ckpt"))
+    fresh = CycleGAN(tiny_config(seed=5), steps_per_epoch=4)
+    fresh.checkpoint.read(path).assert_consumed()
+    assert snapshot(fresh).keys() == snapshot(model).keys()
+    for name, weights in snapshot(model).items():
+        assert all(np.array_equal(a, b) for a, b in zip(weights, snapshot(fresh)[name]))
+    for ours, theirs in [(model.optimizer_G, fresh.optimizer_G), (model.optimizer_D, fresh.optimizer_D)]:
+        assert len(ours.variables) == len(theirs.variables) > 2
+        assert all(np.array_equal(a, b) for a, b in zip(ours.variables, theirs.variables))
+    assert np.array_equal(model.pool_x.images, fresh.pool_x.images) and int(fresh.pool_x.count) == int(model.pool_x.count)
+    assert np.array_equal(model.rng.state, fresh.rng.state) and int(fresh.step) == int(model.step)
+    assert json.loads(fresh.saved_config.numpy())["seed"] == 0
+
+
+def read_events(folder):
+    tags = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+def test_a_run_leaves_checkpoints_config_samples_and_tensorboard(image_folder, tmp_path):
+    config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"))
+    lines = []
+    run = train(config, log=lines.append)
+    assert any("Starting a new run" in line for line in lines) and "Done: 10 steps" in lines[-1]
+    assert json.loads((run / "config.json").read_text())["ngf"] == 8
+    assert json.loads((run / "domains.json").read_text()) == {"X": "A", "Y": "B"}
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-10")
+    from PIL import Image
+    for epoch in (1, 2):
+        grid = Image.open(run / "samples" / f"epoch_{epoch:03d}.png")
+        assert grid.size == (2 * 3 * 32 + 3 * 4, 2 * 32 + 4)  # 2 test pairs: x|G(x)|F(G(x)) || y|F(y)|G(F(y))
+    tags = read_events(run / "logs")
+    assert tags["loss_G"] == list(range(1, 11)) and set(LOG_NAMES) <= set(tags)
+    assert tags["samples"] == [5, 10]
+
+    # The same run again has nothing to do; a different architecture is refused with the differences.
+    lines.clear()
+    train(config, log=lines.append)
+    assert any("Resuming from" in line and "ckpt-10" in line for line in lines)
+    assert "Nothing to do" in lines[-1]
+    with pytest.raises(RunError, match=r"Differences: --ngf: the run has 8, this command has 16"):
+        train(tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), ngf=16))
+
+
+def test_train_accepts_loaded_domains(image_folder, tmp_path):
+    config = tiny_config(dataset="unused", output=str(tmp_path / "run"), max_steps=2, n_samples=0)
+    run = train(config, domains=folder_domains(image_folder), log=lambda s: None)
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-2")
+    assert not (run / "samples").exists()
