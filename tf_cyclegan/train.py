@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from tf_cyclegan.cli import add_dataclass_options, fail
@@ -27,6 +28,7 @@ def parse_config(argv=None) -> Config:
 
 def main(argv=None) -> int:
     config = parse_config(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not our output
     # Imported after parsing so that --help and flag errors answer without loading TensorFlow.
     from tf_cyclegan.data import DatasetError
     from tf_cyclegan.trainer import RunError, train
