@@ -1,0 +1,266 @@
+"""python -m tf_cyclegan.export --run RUN_DIR --output EXPORT_DIR [--checkpoint N]
+
+Writes both generators of a training run as TF Serving versions EXPORT_DIR/a2b/<version>/ and
+EXPORT_DIR/b2a/<version>/: a SavedModel (uint8, bytes and float signatures), TFLite models (float32,
+float16 weights, dynamic-range int8) and tf_cyclegan.json. Each version is assembled in a temporary
+folder and renamed into place, so TF Serving never loads a half-written model.
+
+Models go through keras.export.ExportArchive: a Keras 3 model held by a bare tf.Module saves a SavedModel
+that runs, but converts to a TFLite file without its weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROG = "python -m tf_cyclegan.export"
+DIRECTIONS = ("a2b", "b2a")
+TFLITE_VARIANTS = ("float32", "float16", "int8_dynamic")
+CONTRACT_FILE = "tf_cyclegan.json"
+
+
+class ExportError(Exception):
+    """A problem with the run folder, checkpoint or output, worded for the user."""
+
+
+@dataclasses.dataclass
+class ExportOptions:
+    run: str = dataclasses.field(default="", metadata={"help": "training run folder (has config.json)"})
+    output: str = dataclasses.field(default="", metadata={"help": "export folder (TF Serving base path)"})
+    checkpoint: int | None = dataclasses.field(
+        default=None, metadata={"help": "checkpoint step N (ckpt-N) to export; default: the latest"})
+    max_pixels: int = dataclasses.field(
+        default=4096 * 4096, metadata={"help": "largest image (height x width) the SavedModel accepts"})
+    no_tflite: bool = dataclasses.field(default=False, metadata={"help": "SavedModel only"})
+    full_int8: bool = dataclasses.field(
+        default=False, metadata={"help": "also try a full-integer int8 TFLite model, calibrated on "
+                                         "training images (see README for its measured error)"})
+
+
+# -- reading the run -------------------------------------------------------------------------------
+def load_generators(run: str | os.PathLike, checkpoint: int | None = None):
+    """(config, {'a2b': model, 'b2a': model}, domains, checkpoint path), restoring G and F only."""
+    import tensorflow as tf
+
+    from tf_cyclegan.config import Config
+    from tf_cyclegan.models import build_generator
+
+    run = Path(run)
+    config_path = run / "config.json"
+    if not config_path.is_file():
+        raise ExportError(f"--run {run}: no config.json there; pass the folder a training run wrote")
+    try:
+        config = Config.from_json(config_path.read_text())
+    except (ValueError, TypeError) as e:
+        raise ExportError(f"{config_path}: unreadable run config ({e})") from None
+    folder = run / "checkpoints"
+    if checkpoint is None:
+        path = tf.train.latest_checkpoint(str(folder))
+        if path is None:
+            raise ExportError(f"--run {run}: no checkpoint in {folder} yet; train first")
+    else:
+        path = str(folder / f"ckpt-{checkpoint}")
+        if not tf.io.gfile.exists(path + ".index"):
+            have = sorted(int(p.name[5:-6]) for p in folder.glob("ckpt-*.index")) if folder.is_dir() else []
+            raise ExportError(f"--checkpoint {checkpoint}: {path} does not exist (available: "
+                              f"{', '.join(map(str, have)) or 'none'})")
+    G = build_generator(config.netG, config.ngf, name="G")
+    F = build_generator(config.netG, config.ngf, name="F")
+    try:
+        status = tf.train.Checkpoint(G=G, F=F).read(path)
+        status.expect_partial().assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as e:
+        raise ExportError(f"{path}: cannot restore G and F ({str(e).splitlines()[0]})") from None
+    domains = {"X": "A", "Y": "B"}
+    if (run / "domains.json").is_file():
+        domains = json.loads((run / "domains.json").read_text())
+    # G maps X to Y. With --direction BtoA, X is domain B.
+    if config.direction == "AtoB":
+        generators, names = {"a2b": G, "b2a": F}, (domains["X"], domains["Y"])
+    else:
+        generators, names = {"a2b": F, "b2a": G}, (domains["Y"], domains["X"])
+    return config, generators, {"A": names[0], "B": names[1]}, path
+
+
+# -- writing ---------------------------------------------------------------------------------------
+def next_version(model_dir: Path) -> int:
+    versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] \
+        if model_dir.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def saved_model_archive(generator, max_pixels: int):
+    """The three serving signatures around one generator."""
+    import keras
+    import tensorflow as tf
+
+    from tf_cyclegan import serving
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    def translate(images):
+        shape = tf.shape(images)
+        with tf.control_dependencies([serving.check_pixels(shape[1], shape[2], max_pixels)]):
+            return {"translated": serving.translate_uint8(generator, images)}
+
+    def translate_bytes(image_bytes):
+        return {"translated_bytes": serving.translate_bytes(generator, image_bytes, max_pixels)}
+
+    def translate_float(images):
+        shape = tf.shape(images)
+        with tf.control_dependencies([serving.check_pixels(shape[1], shape[2], max_pixels)]):
+            return {"translated": serving.translate_float(generator, images)}
+
+    archive.add_endpoint("serving_default", translate,
+                         input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    archive.add_endpoint("translate_bytes", translate_bytes,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    archive.add_endpoint("translate_float", translate_float,
+                         input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    return archive
+
+
+def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
+    """uint8 in, uint8 out, dynamic H x W; pre/post-processing inside, as the SavedModel's default."""
+    import keras
+    import tensorflow as tf
+
+    from tf_cyclegan import serving
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    archive.add_endpoint("serving_default", lambda images: {"translated": serving.translate_uint8(generator, images)},
+                         input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")])
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        for variant in variants:
+            converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
+            if variant == "float16":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                converter.target_spec.supported_types = [tf.float16]
+            elif variant == "int8_dynamic":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            elif variant == "int8_full":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                converter.representative_dataset = representative
+            out[variant] = converter.convert()
+    return out
+
+
+def write_version(model_dir: Path, build) -> tuple[int, Path]:
+    """Let build(tmp) fill a temporary folder, then rename it to the next version number."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for stale in model_dir.glob(".tmp-*"):  # left by an export that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_dir))
+    try:
+        build(tmp)
+        while True:
+            version = next_version(model_dir)
+            try:
+                os.rename(tmp, model_dir / str(version))
+                return version, model_dir / str(version)
+            except OSError:
+                if not (model_dir / str(version)).exists():
+                    raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def representative_images(config, n: int = 16):
+    """Calibration data for full-integer int8: training images of the run's dataset."""
+    from tf_cyclegan.data import load_domains
+
+    domains = load_domains(config.dataset, config.data_dir)
+
+    def gen():
+        for images in (domains.train_a, domains.train_b):
+            for i in range(min(n // 2, len(images))):
+                yield {"images": images.load(i, config.crop_size)[None]}
+
+    return gen
+
+
+def export(options: ExportOptions, log=print) -> dict[str, Path]:
+    """Export both directions; returns {'a2b': version folder, 'b2a': version folder}."""
+    import tensorflow as tf
+
+    started = time.perf_counter()
+    config, generators, domain_names, checkpoint = load_generators(options.run, options.checkpoint)
+    log(f"Exporting {checkpoint} ({domain_names['A']} <-> {domain_names['B']}) to {options.output}")
+    variants = () if options.no_tflite else TFLITE_VARIANTS + (("int8_full",) if options.full_int8 else ())
+    representative = representative_images(config) if options.full_int8 else None
+    written = {}
+    for direction, generator in generators.items():
+        source, target = (domain_names["A"], domain_names["B"])[:: 1 if direction == "a2b" else -1]
+
+        def build(tmp: Path):
+            saved_model_archive(generator, options.max_pixels).write_out(str(tmp), verbose=False)
+            files = {}
+            for variant, flatbuffer in tflite_models(generator, variants, representative).items():
+                name = f"{direction}_{variant}.tflite"
+                (tmp / name).write_bytes(flatbuffer)
+                files[variant] = name
+            contract = {
+                "direction": direction, "source_domain": source, "target_domain": target,
+                "checkpoint": os.path.abspath(checkpoint), "exported_at": datetime.datetime.now(
+                    datetime.timezone.utc).isoformat(timespec="seconds"),
+                "tensorflow": tf.__version__,
+                "signatures": {
+                    "serving_default": {"inputs": {"images": "uint8 [batch, H, W, 3]"},
+                                        "outputs": {"translated": "uint8 [batch, H, W, 3]"}},
+                    "translate_bytes": {"inputs": {"image_bytes": "string [batch]: JPEG, PNG, GIF or BMP"},
+                                        "outputs": {"translated_bytes": "string [batch]: PNG"}},
+                    "translate_float": {"inputs": {"images": "float32 [batch, H, W, 3] in [-1, 1]"},
+                                        "outputs": {"translated": "float32 [batch, H, W, 3] in [-1, 1]"}},
+                },
+                "max_pixels": options.max_pixels,
+                "tflite": {v: {"file": f, "input": "uint8 [1, H, W, 3]", "output": "uint8 [1, H, W, 3]"}
+                           for v, f in files.items()},
+                "training_config": dataclasses.asdict(config),
+            }
+            (tmp / CONTRACT_FILE).write_text(json.dumps(contract, indent=2))
+
+        version, folder = write_version(Path(options.output) / direction, build)
+        written[direction] = folder
+        log(f"  {direction} ({source} -> {target}): {folder}")
+    log(f"Done in {time.perf_counter() - started:.1f} s")
+    return written
+
+
+def main(argv=None) -> int:
+    from tf_cyclegan.cli import add_dataclass_options, fail
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Export a run's generators for TF Serving and "
+                                     "LiteRT.")
+    add_dataclass_options(parser, ExportOptions)
+    args = parser.parse_args(argv)
+    options = ExportOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ExportOptions)})
+    if not options.run or not options.output:
+        parser.error("--run and --output are required")
+    if options.max_pixels < 1:
+        parser.error(f"--max_pixels: must be at least 1, got {options.max_pixels}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        export(options)
+    except ExportError as e:
+        fail(PROG, str(e))
+    except OSError as e:
+        fail(PROG, f"cannot write to {options.output}: {e.strerror or e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Pre- and post-processing around a generator, as TensorFlow graph code that exports.
+
+The same functions run in the SavedModel signatures, inside the TFLite models and in `translate` on a
+training run, so every artifact agrees with the Keras generator. The generator needs sides that are
+multiples of 4 (two stride-2 downsamplings, then reflection padding that needs at least 2 pixels):
+images are reflect-padded up to a multiple of 4 and cropped back; sides under 8 pixels are first resized
+up, and the result resized back, so that even a 1x1 image translates.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+MIN_SIDE = 8
+DEFAULT_MAX_PIXELS = 4096 * 4096
+
+
+def translate_float(generator, images):
+    """[-1, 1] float32 [batch, H, W, 3] -> the generator's output, same shape, any H and W >= 1."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    shape = tf.shape(images)
+    h, w = shape[1], shape[2]
+    th, tw = tf.maximum(h, MIN_SIDE), tf.maximum(w, MIN_SIDE)
+    # A resize to the same size is an exact copy (bilinear weights 1 and 0), so this only changes images
+    # with a side under MIN_SIDE; no tf.cond, which the TFLite converter would lose the shapes through.
+    x = tf.image.resize(images, [th, tw], method="bilinear")
+    pad_h, pad_w = (4 - th % 4) % 4, (4 - tw % 4) % 4
+    top, left = pad_h // 2, pad_w // 2
+    x = tf.pad(x, [[0, 0], [top, pad_h - top], [left, pad_w - left], [0, 0]], mode="REFLECT")
+    # Padding by computed amounts hides even the channel count from the TFLite converter, whose conv
+    # kernels need it; a reshape states it (set_shape and ensure_shape do not reach the converter).
+    x = tf.reshape(x, [-1, th + pad_h, tw + pad_w, 3])
+    y = generator(x, training=False)
+    y = y[:, top:top + th, left:left + tw, :]
+    return tf.image.resize(y, [h, w], method="bilinear")
+
+
+def to_float(images_uint8):
+    return tf.cast(images_uint8, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images_float):
+    """[-1, 1] -> uint8, rounded to the nearest level."""
+    return tf.cast(tf.clip_by_value(tf.round((images_float + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+def translate_uint8(generator, images):
+    """uint8 [batch, H, W, 3] -> uint8 of the same shape."""
+    return to_uint8(translate_float(generator, to_float(images)))
+
+
+def check_pixels(height, width, max_pixels: int):
+    """Refuse an image over the pixel budget before any large allocation happens."""
+    pixels = tf.cast(height, tf.int64) * tf.cast(width, tf.int64)
+    return tf.debugging.assert_less_equal(
+        pixels, tf.constant(max_pixels, tf.int64),
+        message=f"image is larger than the export's limit of {max_pixels} pixels (--max_pixels)")
+
+
+def _be32(data, offset):
+    """Big-endian uint32 at a byte offset of a scalar string."""
+    b = tf.cast(tf.io.decode_raw(tf.strings.substr(data, offset, 4), tf.uint8), tf.int64)
+    return ((b[0] * 256 + b[1]) * 256 + b[2]) * 256 + b[3]
+
+
+def _le16(data, offset):
+    b = tf.cast(tf.io.decode_raw(tf.strings.substr(data, offset, 2), tf.uint8), tf.int64)
+    return b[0] + 256 * b[1]
+
+
+def header_size(data):
+    """(height, width) from a PNG, JPEG or GIF header, without decoding pixels; (0, 0) if unknown.
+
+    So that a small file claiming 30000x30000 pixels (a decompression bomb) is refused before decoding.
+    """
+    length = tf.strings.length(data)
+    magic = tf.strings.substr(data, 0, 4)
+    is_png = tf.logical_and(tf.equal(magic, b"\x89PNG"), length >= 24)
+    is_jpeg = tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
+    is_gif = tf.logical_and(tf.equal(tf.strings.substr(data, 0, 3), b"GIF"), length >= 10)
+    zero = tf.constant([0, 0], tf.int64)
+    return tf.case([
+        (is_png, lambda: tf.stack([_be32(data, 20), _be32(data, 16)])),
+        (is_jpeg, lambda: tf.cast(tf.io.extract_jpeg_shape(data)[:2], tf.int64)),
+        (is_gif, lambda: tf.stack([_le16(data, 8), _le16(data, 6)])),
+    ], default=lambda: zero, exclusive=False)
+
+
+def translate_bytes(generator, encoded, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """A batch of encoded images (JPEG, PNG, GIF, BMP; any mode) -> a batch of PNG-encoded translations."""
+
+    def one(data):
+        size = header_size(data)
+        with tf.control_dependencies([check_pixels(size[0], size[1], max_pixels)]):
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        image = tf.ensure_shape(image, [None, None, 3])
+        with tf.control_dependencies([check_pixels(tf.shape(image)[0], tf.shape(image)[1], max_pixels)]):
+            out = translate_uint8(generator, image[None])[0]
+        return tf.io.encode_png(out)
+
+    return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([], tf.string))
