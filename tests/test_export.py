@@ -246,3 +246,89 @@ def test_translate_refuses_overwriting_its_input_and_unknown_models(exported, in
         translate_files(str(exported["root"]), str(inputs), str(inputs), log=lambda s: None)
     with pytest.raises(TranslateError, match="not a SavedModel, an export folder"):
         translate_files(str(tmp_path), str(inputs), str(tmp_path / "o"), log=lambda s: None)
+
+
+# -- the TF Serving clients in export/, against loopback stand-ins that run the exported SavedModel ----
+def load_example(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "export" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rest_client_speaks_tf_servings_json(exported):
+    import base64
+    import http.server
+    import threading
+
+    client = load_example("rest_client")
+    image = encode(random_images(12, 16)[0], "JPEG")
+    request = client.build_request([image])
+    # TF Serving's documented row format for a one-input signature with binary values.
+    assert request == {"signature_name": "translate_bytes", "instances": [{"b64": base64.b64encode(image).decode()}]}
+
+    signatures = tf.saved_model.load(str(exported["folders"]["a2b"])).signatures
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # what TF Serving does: decode b64, run the signature, b64 the *_bytes output
+            seen.append(self.path)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            fn = signatures[body["signature_name"]]
+            blobs = [base64.b64decode(x["b64"]) for x in body["instances"]]
+            out = fn(image_bytes=tf.constant(blobs))["translated_bytes"].numpy()
+            reply = json.dumps({"predictions": [{"b64": base64.b64encode(b).decode()} for b in out]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        (png,) = client.predict(f"http://127.0.0.1:{server.server_port}", "a2b", [image], timeout=60)
+    finally:
+        server.shutdown()
+    assert seen == ["/v1/models/a2b:predict"]
+    assert Image.open(io.BytesIO(png)).size == (16, 12)
+    assert client.parse_response({"predictions": [{"translated_bytes": {"b64": base64.b64encode(b"x").decode()}}]}) == [b"x"]
+
+
+def test_grpc_client_calls_the_prediction_service(exported):
+    from concurrent import futures
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    client = load_example("grpc_client")
+    signatures = tf.saved_model.load(str(exported["folders"]["b2a"])).signatures
+    seen = []
+
+    class Service(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):
+            seen.append((request.model_spec.name, request.model_spec.signature_name))
+            images = tf.make_ndarray(request.inputs["image_bytes"])
+            out = signatures[request.model_spec.signature_name](image_bytes=tf.constant(images))
+            response = predict_pb2.PredictResponse()
+            response.outputs["translated_bytes"].CopyFrom(tf.make_tensor_proto(out["translated_bytes"]))
+            return response
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        pngs = client.predict(f"127.0.0.1:{port}", "b2a", [encode(random_images(10, 6)[0], "PNG")] * 2)
+    finally:
+        server.stop(None)
+    assert seen == [("b2a", "translate_bytes")]
+    assert [Image.open(io.BytesIO(p)).size for p in pngs] == [(6, 10), (6, 10)]

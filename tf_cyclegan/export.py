@@ -154,7 +154,14 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
             elif variant == "int8_full":
                 converter.optimizations = [tf.lite.Optimize.DEFAULT]
                 converter.representative_dataset = representative
-            out[variant] = converter.convert()
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            try:
+                out[variant] = converter.convert()
+            except Exception as e:  # the converter raises several types
+                if variant != "int8_full":
+                    raise
+                out[variant] = None
+                print(f"full-integer int8 conversion failed: {str(e).splitlines()[0][:300]}", file=sys.stderr)
     return out
 
 
@@ -210,6 +217,8 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
             saved_model_archive(generator, options.max_pixels).write_out(str(tmp), verbose=False)
             files = {}
             for variant, flatbuffer in tflite_models(generator, variants, representative).items():
+                if flatbuffer is None:
+                    continue
                 name = f"{direction}_{variant}.tflite"
                 (tmp / name).write_bytes(flatbuffer)
                 files[variant] = name
