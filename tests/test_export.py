@@ -75,6 +75,10 @@ def test_layout_is_tf_servings_and_carries_a_contract(exported):
             ("summer", "winter") if direction == "a2b" else ("winter", "summer"))
         assert contract["training_config"]["ngf"] == 8 and contract["checkpoint"].endswith("ckpt-3")
         assert set(contract["signatures"]) == {"serving_default", "translate_bytes", "translate_float"}
+        # Each weight is saved once: the SavedModel holds exactly the generator's parameters.
+        saved = tf.train.list_variables(str(folder / "variables" / "variables"))
+        params = sum(int(np.prod(shape)) for name, shape in saved if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+        assert params == exported["generators"][direction].count_params()
     assert not list(exported["root"].glob("*/.tmp-*"))
 
 
@@ -332,3 +336,16 @@ def test_grpc_client_calls_the_prediction_service(exported):
         server.stop(None)
     assert seen == [("b2a", "translate_bytes")]
     assert [Image.open(io.BytesIO(p)).size for p in pngs] == [(6, 10), (6, 10)]
+
+
+def test_full_integer_int8_is_calibrated_on_training_images(exported, tmp_path):
+    folders = export(ExportOptions(run=str(exported["run"]), output=str(tmp_path), full_int8=True),
+                     log=lambda s: None)
+    path = folders["a2b"] / "a2b_int8_full.tflite"
+    contract = json.loads((folders["a2b"] / "tf_cyclegan.json").read_text())
+    assert contract["tflite"]["int8_full"]["file"] == path.name
+    interpreter = Interpreter(model_path=str(path))
+    quantized = [d for d in interpreter.get_tensor_details() if d["dtype"] == np.int8]
+    assert len(quantized) > 10  # activations and weights are integers, not only weights
+    out = run_tflite(path, random_images(24, 20))
+    assert out.shape == (1, 24, 20, 3) and out.dtype == np.uint8

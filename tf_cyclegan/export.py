@@ -105,8 +105,9 @@ def saved_model_archive(generator, max_pixels: int):
 
     from tf_cyclegan import serving
 
+    # No archive.track(generator): it would save every weight twice (the Keras variables and, through
+    # the endpoints, the tf.Variables under them); the endpoints alone track the variables they use.
     archive = keras.export.ExportArchive()
-    archive.track(generator)
 
     def translate(images):
         shape = tf.shape(images)
