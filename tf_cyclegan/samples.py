@@ -9,11 +9,7 @@ import numpy as np
 from PIL import Image
 
 from tf_cyclegan.fileio import atomic_write
-
-
-def to_uint8(images) -> np.ndarray:
-    """[-1, 1] floats to uint8 pixels, rounding as the reference's tensor2im."""
-    return np.clip((np.asarray(images, dtype=np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+from tf_cyclegan.serving import to_uint8
 
 
 def sample_grid(G, F, real_x, real_y, gap: int = 4) -> np.ndarray:
@@ -24,7 +20,7 @@ def sample_grid(G, F, real_x, real_y, gap: int = 4) -> np.ndarray:
     left = np.concatenate([real_x, fake_y, cycled_x], axis=2)
     right = np.concatenate([real_y, fake_x, cycled_y], axis=2)
     n = min(len(left), len(right))
-    left, right = to_uint8(left[:n]), to_uint8(right[:n])
+    left, right = np.asarray(to_uint8(left[:n])), np.asarray(to_uint8(right[:n]))
     h, w = left.shape[1], left.shape[2]
     grid = np.full((n * (h + gap) - gap, 2 * w + 3 * gap, 3), 255, np.uint8)
     for i in range(n):

@@ -11,11 +11,11 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
@@ -156,8 +156,6 @@ class _StopRequest:
 
     @contextlib.contextmanager
     def installed(self):
-        import threading
-
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
