@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from conftest import tiny_config
 from tf_cyclegan.data import folder_domains
-from tf_cyclegan.trainer import LOG_NAMES, CycleGAN, RunError, train
+from tf_cyclegan.trainer import LOG_NAMES, LOSS_NAMES, CycleGAN, RunError, train
 
 _yy, _xx = np.mgrid[0:32, 0:32] / 31.0
 REAL_X = tf.constant(np.stack([_xx, _yy, _xx * _yy], -1)[None].astype("float32") * 2 - 1)  # smooth ramps
@@ -93,7 +93,7 @@ def test_a_run_leaves_checkpoints_config_samples_and_tensorboard(image_folder, t
         grid = Image.open(run / "samples" / f"epoch_{epoch:03d}.png")
         assert grid.size == (2 * 3 * 32 + 3 * 4, 2 * 32 + 4)  # 2 test pairs: x|G(x)|F(G(x)) || y|F(y)|G(F(y))
     tags = read_events(run / "logs")
-    assert tags["loss_G"] == list(range(1, 11)) and set(LOG_NAMES) <= set(tags)
+    assert tags["loss_G"] == list(range(1, 11)) and {*LOSS_NAMES, "lr"} <= set(tags)
     assert tags["samples"] == [5, 10]
 
     # The same run again has nothing to do; a different architecture is refused with the differences.

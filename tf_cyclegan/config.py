@@ -32,6 +32,10 @@ class Config:
     data_dir: str | None = _opt(None, "TFDS data directory (default: TFDS's, ~/tensorflow_datasets)",
                                 resumable=True)
     max_dataset_size: int | None = _opt(None, "use at most this many images of each domain")
+    max_image_pixels: int = _opt(8192 * 8192, "skip images with more pixels (read from the header, so "
+                                 "decompression bombs are never decoded)")
+    max_bad_fraction: float = _opt(0.05, "stop when more than this fraction of a training split is "
+                                   "unreadable (the bad files are skipped and listed either way)", resumable=True)
     load_size: int = _opt(286, "resize images to this size (bicubic) ...")
     crop_size: int = _opt(256, "... then random-crop to this size")
     preprocess: str = _opt("resize_and_crop", "preprocessing", choices=PREPROCESS)
@@ -69,6 +73,8 @@ class Config:
     n_samples: int = _opt(4, "test images per domain in the sample grid", resumable=True)
     max_steps: int | None = _opt(None, "stop (with a checkpoint) after this many steps in all; "
                                  "running again resumes", resumable=True)
+    max_nonfinite: int = _opt(10, "stop after this many consecutive steps with non-finite losses (each "
+                              "is skipped without an update)", resumable=True)
 
     # -- derived --------------------------------------------------------------------------------
     @property
@@ -89,7 +95,7 @@ class Config:
         if not _RESNET.match(self.netG):
             errs.append(f"--netG: {self.netG!r} is not resnet_<N>blocks (resnet_9blocks, resnet_6blocks)")
         positive = ["load_size", "crop_size", "n_layers_D", "ngf", "ndf", "batch_size", "print_freq",
-                    "save_latest_freq", "keep_checkpoints", "n_epochs"]
+                    "save_latest_freq", "keep_checkpoints", "n_epochs", "max_image_pixels", "max_nonfinite"]
         for name in positive:
             if getattr(self, name) < 1:
                 errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
@@ -100,6 +106,8 @@ class Config:
         for name in ["max_dataset_size", "max_steps"]:
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.max_bad_fraction <= 1:
+            errs.append(f"--max_bad_fraction: must be between 0 and 1, got {self.max_bad_fraction}")
         if not 0 <= self.beta1 < 1:
             errs.append(f"--beta1: must be in [0, 1), got {self.beta1}")
         if self.preprocess == "resize_and_crop" and self.crop_size > self.load_size:

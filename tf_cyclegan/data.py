@@ -13,6 +13,7 @@ import dataclasses
 import io
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,22 @@ def load_resized(item: str | bytes, size: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
+def check_image(item: str | bytes, max_pixels: int) -> str | None:
+    """Why an image cannot be used (None if it can): the size comes from the header, so a decompression
+    bomb is refused without being decoded; the rest is decoded in full, which finds truncated files."""
+    try:
+        with Image.open(io.BytesIO(item) if isinstance(item, bytes) else item) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                return f"too large: {width}x{height} pixels, over --max_image_pixels {max_pixels}"
+            image.load()
+        return None
+    except Image.DecompressionBombError as e:
+        return f"too large: {e}"
+    except Exception as e:  # Pillow raises many types for bad files
+        return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
 @dataclasses.dataclass
 class ImageList:
     """The images of one split: file paths (read lazily) or encoded bytes (held in memory)."""
@@ -68,6 +85,18 @@ class ImageList:
     def capped(self, n: int | None) -> "ImageList":
         return self if n is None else ImageList(self.name, self.items[:n])
 
+    def label(self, index: int) -> str:
+        item = self.items[index]
+        return item if isinstance(item, str) else f"{self.name}[{index}]"
+
+    def checked(self, max_pixels: int) -> tuple["ImageList", list[tuple[str, str]]]:
+        """(the usable images, [(file, reason)] for the others), decoding in parallel threads."""
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            reasons = list(pool.map(lambda item: check_image(item, max_pixels), self.items))
+        good = [item for item, reason in zip(self.items, reasons) if reason is None]
+        bad = [(self.label(i), reason) for i, reason in enumerate(reasons) if reason is not None]
+        return ImageList(self.name, good), bad
+
 
 @dataclasses.dataclass
 class Domains:
@@ -82,13 +111,39 @@ class Domains:
     description: str = ""
     ignored: int = 0  # non-image files seen in folders
 
+    def checked(self, max_pixels: int, max_bad_fraction: float, report: Path):
+        """The domains without unreadable images; every skipped file goes into `report`. Stops (before
+        any model is built) when a training split has no usable image or too many bad ones."""
+        from tf_cyclegan.fileio import atomic_write
+
+        splits, lines, problems = {}, [], []
+        for split in ("train_a", "train_b", "test_a", "test_b"):
+            images = getattr(self, split)
+            if images is None:
+                splits[split] = None
+                continue
+            good, bad = images.checked(max_pixels)
+            splits[split] = good if len(good) else None
+            lines += [f"{images.name}\t{item}\t{reason}" for item, reason in bad]
+            if split.startswith("train") and bad:
+                if not len(good):
+                    problems.append(f"{images.name} has no readable image ({len(bad)} unreadable)")
+                elif len(bad) / len(images) > max_bad_fraction:
+                    problems.append(f"{len(bad)} of {len(images)} images in {images.name} are unreadable "
+                                    f"({len(bad) / len(images):.0%}, over --max_bad_fraction {max_bad_fraction})")
+        header = f"# {len(lines)} unreadable image(s) skipped; split, file, reason\n"
+        atomic_write(report, header + "".join(line + "\n" for line in lines))
+        if problems:
+            raise DatasetError(f"{self.description}: " + "; ".join(problems) + f"; see {report}")
+        return dataclasses.replace(self, **splits), len(lines)
+
 
 # -- sources ---------------------------------------------------------------------------------------
 def _list_images(folder: Path) -> tuple[list[str], int]:
     """Image files under folder (recursively, sorted, hidden files skipped) and the count of others."""
     images, ignored = [], 0
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
         for f in sorted(files):
             if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."):
                 images.append(os.path.join(root, f))

@@ -21,19 +21,32 @@ class ImagePool(tf.Module):
                                   name="images")
         self.count = tf.Variable(0, dtype=tf.int32, trainable=False, name="count")
 
-    def query(self, images, rng: tf.random.Generator):
+    def propose(self, images, rng: tf.random.Generator):
+        """(images for the discriminator, the pool's next state) without changing the pool, so that a
+        train step can drop the change when it skips a non-finite update."""
+        stored, count = tf.identity(self.images), tf.identity(self.count)
         if self.pool_size == 0:
-            return images
+            return images, (stored, count)
         out = []
         for i in range(images.shape[0]):  # the batch size is static inside the train step
             image = images[i]
-            filling = self.count < self.pool_size
+            filling = count < self.pool_size
             swap = tf.logical_and(tf.logical_not(filling), rng.uniform([]) > 0.5)
-            slot = tf.where(filling, self.count,
-                            rng.uniform([], 0, self.pool_size, dtype=tf.int32))
-            stored = self.images[slot]
-            out.append(tf.where(swap, stored, image))
-            keep = tf.where(tf.logical_or(filling, swap), image, stored)
-            self.images.scatter_nd_update([[slot]], keep[None])
-            self.count.assign(tf.where(filling, self.count + 1, self.count))
-        return tf.stack(out)
+            slot = tf.where(filling, count, rng.uniform([], 0, self.pool_size, dtype=tf.int32))
+            old = stored[slot]
+            out.append(tf.where(swap, old, image))
+            keep = tf.where(tf.logical_or(filling, swap), image, old)
+            stored = tf.tensor_scatter_nd_update(stored, [[slot]], keep[None])
+            count = tf.where(filling, count + 1, count)
+        return tf.stack(out), (stored, count)
+
+    def commit(self, state):
+        stored, count = state
+        self.images.assign(stored)
+        self.count.assign(count)
+
+    def query(self, images, rng: tf.random.Generator):
+        """propose() and commit() in one: the reference's ImagePool.query."""
+        out, state = self.propose(images, rng)
+        self.commit(state)
+        return out

@@ -30,8 +30,9 @@ def main(argv=None) -> int:
     config = parse_config(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not our output
     # Imported after parsing so that --help and flag errors answer without loading TensorFlow.
+    from tf_cyclegan.checkpoints import CheckpointError
     from tf_cyclegan.data import DatasetError
-    from tf_cyclegan.trainer import RunError, train
+    from tf_cyclegan.trainer import RunError, TrainingInterrupted, train
 
     import tensorflow as tf
 
@@ -40,8 +41,11 @@ def main(argv=None) -> int:
     tf.config.optimizer.set_experimental_options({"remapping": False})
     try:
         train(config)
-    except (DatasetError, RunError) as e:
+    except (DatasetError, RunError, CheckpointError) as e:
         fail(PROG, str(e))
+    except TrainingInterrupted as e:
+        print(e, file=sys.stderr)
+        return 128 + e.signum  # the shell's convention for a process stopped by a signal
     return 0
 
 

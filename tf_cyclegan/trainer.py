@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from tf_cyclegan.checkpoints import CheckpointFolder
 from tf_cyclegan.config import Config
 from tf_cyclegan.data import Unpaired, load_domains
 from tf_cyclegan.fileio import atomic_write
@@ -28,12 +30,21 @@ from tf_cyclegan.models import build_discriminator, build_generator
 from tf_cyclegan.samples import sample_grid, save_png
 from tf_cyclegan.schedule import LinearDecay
 
-LOG_NAMES = ("loss_G", "loss_F", "loss_cycle_x", "loss_cycle_y", "loss_idt_x", "loss_idt_y",
-             "loss_D_X", "loss_D_Y", "lr")
+LOSS_NAMES = ("loss_G", "loss_F", "loss_cycle_x", "loss_cycle_y", "loss_idt_x", "loss_idt_y",
+              "loss_D_X", "loss_D_Y")
+LOG_NAMES = LOSS_NAMES + ("lr", "finite")
 
 
 class RunError(Exception):
     """A problem with the run folder (incompatible resume, unreadable config), worded for the user."""
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped training after a checkpoint; `signum` says which."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
 
 
 class CycleGAN:
@@ -47,10 +58,14 @@ class CycleGAN:
         self.F = build_generator(config.netG, config.ngf, name="F")
         self.D_X = build_discriminator(config.netD, config.ndf, config.n_layers_D, name="D_X")
         self.D_Y = build_discriminator(config.netD, config.ndf, config.n_layers_D, name="D_Y")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.schedule = LinearDecay(config.lr, config.n_epochs, config.n_epochs_decay, steps_per_epoch)
-        # PyTorch's Adam epsilon (1e-8), not Keras' (1e-7), so that updates match the reference's.
-        self.optimizer_G = keras.optimizers.Adam(self.schedule, beta_1=config.beta1, epsilon=1e-8)
-        self.optimizer_D = keras.optimizers.Adam(self.schedule, beta_1=config.beta1, epsilon=1e-8)
+        # The LR follows our step counter, which also counts skipped (non-finite) steps, not the
+        # optimizers' update counters. PyTorch's Adam epsilon (1e-8), not Keras' (1e-7), as the reference.
+        learning_rate = lambda: self.schedule(self.step)  # noqa: E731
+        self.optimizer_G = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, epsilon=1e-8)
+        self.optimizer_D = keras.optimizers.Adam(learning_rate, beta_1=config.beta1, epsilon=1e-8)
         # Build the moments now so a checkpoint restores into them at once, not on first use.
         self.optimizer_G.build(self.generator_variables)
         self.optimizer_D.build(self.discriminator_variables)
@@ -58,8 +73,6 @@ class CycleGAN:
         self.pool_x = ImagePool(config.pool_size, image_shape, name="pool_x")
         self.pool_y = ImagePool(config.pool_size, image_shape, name="pool_y")
         self.rng = tf.random.Generator.from_seed(config.seed)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.saved_config = tf.Variable(config.to_json(), trainable=False, name="config")
         self.checkpoint = tf.train.Checkpoint(
             G=self.G, F=self.F, D_X=self.D_X, D_Y=self.D_Y, optimizer_G=self.optimizer_G,
@@ -98,8 +111,8 @@ class CycleGAN:
                 loss_idt_x = loss_idt_y = tf.constant(0.0)
             loss_generators = loss_G + loss_F + loss_cycle_x + loss_cycle_y + loss_idt_x + loss_idt_y
             # 4. Discriminators: real images against fakes drawn from the history pools.
-            pooled_fake_y = self.pool_y.query(tf.stop_gradient(fake_y), self.rng)
-            pooled_fake_x = self.pool_x.query(tf.stop_gradient(fake_x), self.rng)
+            pooled_fake_y, next_pool_y = self.pool_y.propose(tf.stop_gradient(fake_y), self.rng)
+            pooled_fake_x, next_pool_x = self.pool_x.propose(tf.stop_gradient(fake_x), self.rng)
             loss_D_Y = discriminator_loss(self.D_Y(real_y, training=True),
                                           self.D_Y(pooled_fake_y, training=True), c.gan_mode)
             loss_D_X = discriminator_loss(self.D_X(real_x, training=True),
@@ -107,16 +120,28 @@ class CycleGAN:
             loss_discriminators = loss_D_X + loss_D_Y
         # 5. Both updates use gradients taken at the same weights, as the reference's G-then-D order
         #    does (its D step sees fakes made before the G update).
-        lr = self.schedule(self.optimizer_G.iterations)
+        lr = self.schedule(self.step)
         generator_variables, discriminator_variables = self.generator_variables, self.discriminator_variables
         generator_grads = tape.gradient(loss_generators, generator_variables)
         discriminator_grads = tape.gradient(loss_discriminators, discriminator_variables)
-        self.optimizer_G.apply_gradients(zip(generator_grads, generator_variables))
-        self.optimizer_D.apply_gradients(zip(discriminator_grads, discriminator_variables))
+        losses = {"loss_G": loss_G, "loss_F": loss_F, "loss_cycle_x": loss_cycle_x,
+                  "loss_cycle_y": loss_cycle_y, "loss_idt_x": loss_idt_x, "loss_idt_y": loss_idt_y,
+                  "loss_D_X": loss_D_X, "loss_D_Y": loss_D_Y}
+        # 6. A non-finite loss or gradient changes nothing (weights, Adam moments, pools): the step is
+        #    counted and skipped, and the loop decides whether to go on.
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in
+                                [*losses.values(), *generator_grads, *discriminator_grads]])
+
+        def update():
+            self.optimizer_G.apply_gradients(zip(generator_grads, generator_variables))
+            self.optimizer_D.apply_gradients(zip(discriminator_grads, discriminator_variables))
+            self.pool_x.commit(next_pool_x)
+            self.pool_y.commit(next_pool_y)
+            return tf.constant(True)
+
+        finite = tf.cond(finite, update, lambda: tf.constant(False))
         self.step.assign_add(1)
-        return {"loss_G": loss_G, "loss_F": loss_F, "loss_cycle_x": loss_cycle_x,
-                "loss_cycle_y": loss_cycle_y, "loss_idt_x": loss_idt_x, "loss_idt_y": loss_idt_y,
-                "loss_D_X": loss_D_X, "loss_D_Y": loss_D_Y, "lr": lr}
+        return {**losses, "lr": lr, "finite": finite}
 
 
 # -- the run folder --------------------------------------------------------------------------------
@@ -146,11 +171,12 @@ class _StopRequest:
 
     def __init__(self):
         self.requested = False
+        self.signum = None
 
     def __call__(self, signum, frame):
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested, self.signum = True, signum
         tqdm.write(f"\n{signal.Signals(signum).name}: finishing this step, then saving a checkpoint "
                    "(Ctrl-C again to stop at once)")
 
@@ -173,34 +199,54 @@ def _summaries(writer, logs: dict, step: int):
             tf.summary.scalar(name, value)
 
 
+def _write(path: Path, text: str):
+    try:
+        atomic_write(path, text)
+    except OSError as e:
+        raise RunError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def train(config: Config, domains=None, log=print) -> Path:
     """Train (or resume) the run in config.output; returns the run folder.
 
     `domains` lets tests and notebooks pass already-loaded data; by default config.dataset is loaded.
+    Raises DatasetError / RunError / CheckpointError with a one-line message, TrainingInterrupted after a
+    checkpoint on Ctrl-C or SIGTERM.
     """
     run = Path(config.output or default_output(config.dataset))
     check_resume(config, run)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     domains = domains or load_domains(config.dataset, config.data_dir)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"--output {run}: cannot create it ({e.strerror or e})") from None
+    started = time.perf_counter()
+    n_images = sum(len(s) for s in (domains.train_a, domains.train_b, domains.test_a, domains.test_b) if s)
+    try:
+        domains, n_bad = domains.checked(config.max_image_pixels, config.max_bad_fraction, run / "data_report.tsv")
+    except OSError as e:
+        raise RunError(f"cannot write {run / 'data_report.tsv'}: {e.strerror or e}") from None
     data = Unpaired.from_domains(domains, config)
     total_steps = config.total_epochs * data.steps_per_epoch
     log(f"Data: {domains.description}: {len(data.x)} {data.name_x} (X) and {len(data.y)} {data.name_y} (Y) "
         f"training images; {data.steps_per_epoch} steps per epoch, {config.total_epochs} epochs, "
         f"{total_steps} steps" + (f"; {domains.ignored} non-image files ignored" if domains.ignored else ""))
+    log(f"Checked {n_images} images in {time.perf_counter() - started:.1f} s"
+        + (f": {n_bad} unreadable, skipped and listed in {run / 'data_report.tsv'}" if n_bad else ": all readable"))
 
     model = CycleGAN(config, data.steps_per_epoch)
-    manager = tf.train.CheckpointManager(model.checkpoint, str(run / "checkpoints"),
-                                         max_to_keep=config.keep_checkpoints, step_counter=model.step)
-    if manager.latest_checkpoint:
-        model.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"Resuming from {manager.latest_checkpoint} (step {int(model.step)}, "
+    checkpoints = CheckpointFolder(model.checkpoint, run / "checkpoints", config.keep_checkpoints, model.step,
+                                   log=log)
+    restored = checkpoints.restore()
+    if restored:
+        log(f"Resuming from {restored} (step {int(model.step)}, "
             f"epoch {int(model.step) // data.steps_per_epoch + 1})")
     else:
         log(f"Starting a new run in {run}")
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write(run / "config.json", config.to_json())
-    atomic_write(run / "domains.json", json.dumps({"X": data.name_x, "Y": data.name_y}, indent=2))
+    _write(run / "config.json", config.to_json())
+    _write(run / "domains.json", json.dumps({"X": data.name_x, "Y": data.name_y}, indent=2))
 
     step = int(model.step)
     end = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
@@ -211,52 +257,72 @@ def train(config: Config, domains=None, log=print) -> Path:
 
     sample_x, sample_y = data.sample_batch(config) if config.n_samples else (None, None)
     writer = tf.summary.create_file_writer(str(run / "logs"))
+    networks = (model.G, model.F, model.D_X, model.D_Y)
 
     def save():
         model.epoch.assign(int(model.step) // data.steps_per_epoch)
-        return manager.save(checkpoint_number=model.step)
+        return checkpoints.save(int(model.step), [w for net in networks for w in net.weights])
 
     def end_epoch(epoch: int):
         path = save()
         if sample_x is not None:
             grid = sample_grid(model.G, model.F, sample_x, sample_y)
-            save_png(run / "samples" / f"epoch_{epoch:03d}.png", grid)
+            try:
+                save_png(run / "samples" / f"epoch_{epoch:03d}.png", grid)
+            except OSError as e:
+                raise RunError(f"cannot write {run / 'samples'}: {e.strerror or e}; checkpoint {path} was "
+                               "written") from None
             with writer.as_default(step=int(model.step)):
                 tf.summary.image("samples", grid[None], max_outputs=1)
         return path
 
     stop = _StopRequest()
-    start_time, start_step = time.perf_counter(), step
+    start_time, start_step, nonfinite = time.perf_counter(), step, 0
     bar = tqdm(total=end, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
-    with stop.installed():
-        for real_x, real_y in data.train_dataset(config, start_step=step):
-            logs = model.train_step(real_x, real_y)
-            step += 1
-            epoch = (step - 1) // data.steps_per_epoch + 1
-            values = {k: float(v) for k, v in logs.items()}
-            bar.set_description(f"epoch {epoch}/{config.total_epochs}", refresh=False)
-            bar.set_postfix({k.removeprefix("loss_"): f"{v:.3g}" for k, v in values.items()}, refresh=False)
-            bar.update(1)
-            if step % config.print_freq == 0 or step == end:
-                _summaries(writer, values, step)
-            if step % data.steps_per_epoch == 0:
-                path = end_epoch(epoch)
-                tqdm.write(f"epoch {epoch}/{config.total_epochs} done at step {step}: checkpoint {path}"
-                           + (f", samples {run / 'samples' / f'epoch_{epoch:03d}.png'}" if sample_x is not None
-                              else ""))
-            elif step % config.save_latest_freq == 0:
-                save()
-            if stop.requested or step >= end:
-                break
-    bar.close()
-    writer.flush()
-    if step % data.steps_per_epoch:  # stopped mid-epoch: checkpoint so that the next run resumes here
+    try:
+        with stop.installed():
+            for real_x, real_y in data.train_dataset(config, start_step=step):
+                logs = model.train_step(real_x, real_y)
+                step += 1
+                epoch = (step - 1) // data.steps_per_epoch + 1
+                finite = bool(logs.pop("finite"))
+                values = {k: float(v) for k, v in logs.items()}
+                if finite:
+                    nonfinite = 0
+                else:
+                    nonfinite += 1
+                    bad = ", ".join(f"{k}={v}" for k, v in values.items() if not np.isfinite(v)) or "a gradient"
+                    tqdm.write(f"step {step}: non-finite {bad}; update skipped "
+                               f"({nonfinite} in a row, stopping at --max_nonfinite {config.max_nonfinite})")
+                    if nonfinite >= config.max_nonfinite:
+                        raise RunError(f"stopped at step {step}: {nonfinite} consecutive steps had non-finite "
+                                       "losses (check the data, or lower --lr); last good checkpoint: "
+                                       f"{checkpoints.latest or 'none'}")
+                bar.set_description(f"epoch {epoch}/{config.total_epochs}", refresh=False)
+                bar.set_postfix({k.removeprefix("loss_"): f"{v:.3g}" for k, v in values.items()}, refresh=False)
+                bar.update(1)
+                if finite and (step % config.print_freq == 0 or step == end):
+                    _summaries(writer, values, step)
+                if step % data.steps_per_epoch == 0:
+                    path = end_epoch(epoch)
+                    tqdm.write(f"epoch {epoch}/{config.total_epochs} done at step {step}: checkpoint {path}"
+                               + (f", samples {run / 'samples' / f'epoch_{epoch:03d}.png'}"
+                                  if sample_x is not None else ""))
+                elif step % config.save_latest_freq == 0:
+                    save()
+                if stop.requested or step >= end:
+                    break
+    finally:
+        bar.close()
+        writer.flush()
+    if step % data.steps_per_epoch and step % config.save_latest_freq:  # mid-epoch: resume here next time
         save()
     rate = (step - start_step) / max(time.perf_counter() - start_time, 1e-9)
     if stop.requested:
-        log(f"Stopped at step {step} ({rate:.2f} steps/s); checkpoint saved in {run / 'checkpoints'}. "
-            "Run the same command again to resume.")
-    elif step < total_steps:
+        raise TrainingInterrupted(
+            f"{signal.Signals(stop.signum).name}: stopped at step {step} ({rate:.2f} steps/s); checkpoint "
+            f"{checkpoints.latest} saved. Run the same command again to resume.", stop.signum)
+    if step < total_steps:
         log(f"Paused at step {step} of {total_steps} (--max_steps {config.max_steps}); run the command again "
             "with a larger --max_steps, or without it, to continue.")
     else:

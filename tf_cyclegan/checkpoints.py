@@ -1,0 +1,96 @@
+"""The run's checkpoint folder, made robust: it survives kills, corruption and full disks.
+
+tf.train.CheckpointManager writes each checkpoint's data before its index and updates its state file
+atomically, so a killed write leaves either no new checkpoint or an unreadable one. Here we clean what a
+killed write leaves behind, restore the newest checkpoint that reads back (warning about each one that does
+not), never start from scratch when checkpoints exist, and never write a checkpoint with non-finite weights.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+_INDEX = re.compile(r"ckpt-(\d+)\.index$")
+
+
+class CheckpointError(Exception):
+    """No usable checkpoint, or one could not be written; worded for the user."""
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
+class CheckpointFolder:
+    def __init__(self, checkpoint: tf.train.Checkpoint, folder, max_to_keep: int, step_counter, log=print):
+        self.checkpoint = checkpoint
+        self.folder = Path(folder)
+        self.log = log
+        self.clean_stale()
+        try:
+            self.manager = tf.train.CheckpointManager(checkpoint, str(self.folder), max_to_keep=max_to_keep,
+                                                      step_counter=step_counter)
+        except Exception as e:  # an unparsable state file: the checkpoints themselves may be fine
+            state = self.folder / "checkpoint"
+            log(f"warning: {state} is unreadable ({_first_line(e)}); set it aside as {state}.corrupt and "
+                "looking at the checkpoint files themselves")
+            state.replace(state.with_name("checkpoint.corrupt"))
+            self.manager = tf.train.CheckpointManager(checkpoint, str(self.folder), max_to_keep=max_to_keep,
+                                                      step_counter=step_counter)
+
+    def clean_stale(self):
+        """Remove what a killed checkpoint write leaves: TF's *_temp folders and state-file temporaries."""
+        if not self.folder.is_dir():
+            return
+        stale = [*self.folder.glob("*_temp*"), *self.folder.glob("checkpoint.tmp*")]
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if stale:
+            self.log(f"Removed {len(stale)} temporary file(s) left by an interrupted checkpoint write in "
+                     f"{self.folder}")
+
+    def candidates(self) -> list[str]:
+        """Checkpoint prefixes on disk, newest first (the index files, not the state file, decide)."""
+        if not self.folder.is_dir():
+            return []
+        found = [(int(m.group(1)), str(self.folder / f"ckpt-{m.group(1)}"))
+                 for p in self.folder.iterdir() if (m := _INDEX.match(p.name))]
+        return [prefix for _, prefix in sorted(found, reverse=True)]
+
+    def restore(self) -> str | None:
+        """Restore the newest readable checkpoint; None when there is none at all."""
+        candidates = self.candidates()
+        for prefix in candidates:
+            try:
+                self.checkpoint.restore(prefix).assert_existing_objects_matched()
+                return prefix
+            except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
+                self.log(f"warning: checkpoint {prefix} is unreadable ({_first_line(e)}); trying the "
+                         "previous one")
+        if candidates:
+            raise CheckpointError(f"no readable checkpoint in {self.folder} (tried {', '.join(candidates)}); "
+                                  "nothing was changed: move the folder away to start over")
+        return None
+
+    @property
+    def latest(self) -> str | None:
+        return self.manager.latest_checkpoint
+
+    def save(self, step: int, variables) -> str:
+        """Write ckpt-<step>, refusing non-finite weights; disk errors become one clear message."""
+        for v in variables:
+            if not np.all(np.isfinite(np.asarray(v))):
+                name = getattr(v, "path", None) or v.name
+                raise CheckpointError(f"refusing to write a checkpoint at step {step}: {name} is not finite; "
+                                      f"last good checkpoint: {self.latest or 'none'}")
+        try:
+            return self.manager.save(checkpoint_number=step)
+        except (tf.errors.OpError, OSError) as e:
+            self.clean_stale()
+            raise CheckpointError(f"could not write a checkpoint in {self.folder} ({_first_line(e)}); earlier "
+                                  f"checkpoints are intact (latest: {self.latest or 'none'})") from None
