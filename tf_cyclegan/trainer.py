@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -178,7 +179,7 @@ class _StopRequest:
             raise KeyboardInterrupt
         self.requested, self.signum = True, signum
         tqdm.write(f"\n{signal.Signals(signum).name}: finishing this step, then saving a checkpoint "
-                   "(Ctrl-C again to stop at once)")
+                   "(Ctrl-C again to stop at once)", file=sys.stderr)
 
     @contextlib.contextmanager
     def installed(self):
@@ -293,7 +294,8 @@ def train(config: Config, domains=None, log=print) -> Path:
                     nonfinite += 1
                     bad = ", ".join(f"{k}={v}" for k, v in values.items() if not np.isfinite(v)) or "a gradient"
                     tqdm.write(f"step {step}: non-finite {bad}; update skipped "
-                               f"({nonfinite} in a row, stopping at --max_nonfinite {config.max_nonfinite})")
+                               f"({nonfinite} in a row, stopping at --max_nonfinite {config.max_nonfinite})",
+                               file=sys.stderr)
                     if nonfinite >= config.max_nonfinite:
                         raise RunError(f"stopped at step {step}: {nonfinite} consecutive steps had non-finite "
                                        "losses (check the data, or lower --lr); last good checkpoint: "
@@ -303,7 +305,9 @@ def train(config: Config, domains=None, log=print) -> Path:
                 bar.update(1)
                 if finite and (step % config.print_freq == 0 or step == end):
                     _summaries(writer, values, step)
-                if step % data.steps_per_epoch == 0:
+                if nonfinite:  # no checkpoint inside a run of skipped steps: resume from before it
+                    pass
+                elif step % data.steps_per_epoch == 0:
                     path = end_epoch(epoch)
                     tqdm.write(f"epoch {epoch}/{config.total_epochs} done at step {step}: checkpoint {path}"
                                + (f", samples {run / 'samples' / f'epoch_{epoch:03d}.png'}"

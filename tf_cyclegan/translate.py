@@ -1,7 +1,8 @@
 """python -m tf_cyclegan.translate --model PATH --input FILE_OR_DIR --output DIR [--direction a2b|b2a]
 
 PATH is an exported SavedModel version folder, a model folder or export folder (the newest version is
-used), a .tflite file (run with the LiteRT interpreter) or a training run folder (latest checkpoint).
+used), a .tflite file (run with the LiteRT interpreter), a .keras generator (loaded in Keras' safe mode,
+which refuses Lambda layers) or a training run folder (latest checkpoint).
 Images of any size and mode are translated and written under their own names; files that cannot be read
 are reported and skipped while the rest are translated.
 """
@@ -19,6 +20,10 @@ PROG = "python -m tf_cyclegan.translate"
 
 class TranslateError(Exception):
     """A problem with --model, --input or --output, worded for the user."""
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 def _latest_version(model_dir: Path) -> Path | None:
@@ -52,6 +57,20 @@ def open_model(path: str | os.PathLike, direction: str = "a2b"):
 
     import tensorflow as tf
 
+    if p.is_file() and p.suffix == ".keras":
+        import keras
+
+        import tf_cyclegan.layers  # noqa: F401  (registers ReflectionPadding2D for deserialisation)
+        from tf_cyclegan import serving
+
+        try:  # safe_mode (the default, stated here on purpose) refuses Lambda layers and pickled code
+            generator = keras.saving.load_model(str(p), compile=False, safe_mode=True)
+        except Exception as e:
+            raise TranslateError(f"--model {p}: refused or unreadable Keras file ({_first_line(e)})") from None
+        fn = tf.function(lambda x: serving.translate_uint8(generator, x),
+                         input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
+        return (lambda image: np.asarray(fn(image[None]))[0]), f"Keras model {p}"
+
     if p.is_dir() and not (p / "saved_model.pb").exists():
         if (p / "config.json").is_file() and (p / "checkpoints").is_dir():
             from tf_cyclegan import serving
@@ -77,7 +96,7 @@ def open_model(path: str | os.PathLike, direction: str = "a2b"):
     try:
         signature = tf.saved_model.load(str(p)).signatures["serving_default"]
     except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
-        raise TranslateError(f"--model {p}: cannot load it as a SavedModel ({str(e).splitlines()[0]})") from None
+        raise TranslateError(f"--model {p}: cannot load it as a SavedModel ({_first_line(e)})") from None
     return (lambda image: signature(images=tf.constant(image[None]))["translated"].numpy()[0]), f"SavedModel {p}"
 
 
