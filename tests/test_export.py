@@ -227,6 +227,7 @@ def inputs(tmp_path):
     (folder / "sub").mkdir()
     Image.fromarray(rng.integers(0, 256, (9, 9, 4), dtype=np.uint8)).save(folder / "sub" / "rgba.png")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    (folder / "empty.png").write_bytes(b"")
     (folder / "notes.txt").write_text("not an image")
     return folder
 
@@ -237,7 +238,7 @@ def test_translate_folder_with_every_model_kind(exported, inputs, tmp_path, kind
              "tflite": exported["folders"]["a2b"] / "a2b_float32.tflite", "run": exported["run"]}[kind]
     out = tmp_path / "out"
     written, skipped = translate_files(str(model), str(inputs), str(out), "a2b", log=lambda s: None, progress=False)
-    assert written == 3 and [p.name for p, _ in skipped] == ["broken.jpg"]
+    assert written == 3 and [p.name for p, _ in skipped] == ["broken.jpg", "empty.png"]
     assert Image.open(out / "photo.png").size == (34, 21) and Image.open(out / "gray.jpg").size == (12, 16)
     assert Image.open(out / "sub" / "rgba.png").mode == "RGB" and not (out / "broken.jpg").exists()
     translated = np.asarray(Image.open(out / "photo.png"))

@@ -285,6 +285,18 @@ def test_a_full_disk_is_one_message_and_keeps_earlier_checkpoints(image_folder, 
     assert any("ckpt-2 (step 2," in line for line in lines)
 
 
+def test_a_read_only_output_is_named(image_folder, tmp_path, monkeypatch):
+    """Root ignores file modes, so the test makes writes fail the way a read-only mount does."""
+    from tf_cyclegan import trainer
+
+    def refuse(path, data):
+        raise PermissionError(13, "Read-only file system", str(path))
+
+    monkeypatch.setattr(trainer, "atomic_write", refuse)
+    with pytest.raises(RunError, match=r"cannot write .*config.json: Read-only file system"):
+        train(tiny_config(dataset=str(image_folder), output=str(tmp_path / "run")), **QUIET)
+
+
 def test_an_output_that_cannot_be_created_is_named(image_folder, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
