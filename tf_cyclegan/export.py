@@ -138,8 +138,7 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
 
     from tf_cyclegan import serving
 
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
+    archive = keras.export.ExportArchive()  # no track(): see saved_model_archive
     archive.add_endpoint("serving_default", lambda images: {"translated": serving.translate_uint8(generator, images)},
                          input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")])
     out = {}
