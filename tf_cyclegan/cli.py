@@ -26,7 +26,7 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
             flags.append(f"--{field.name.replace('_', '-')}")
         kind = _field_type(field, cls)
         meta = field.metadata
-        default_text = "" if field.default is None else f" (default: {field.default})"
+        default_text = "" if field.default in (None, "") else f" (default: {field.default})"
         if kind is bool:
             parser.add_argument(*flags, dest=field.name, action="store_true", help=meta["help"])
         else:
