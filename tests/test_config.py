@@ -32,7 +32,10 @@ def test_unknown_json_key_is_rejected():
     (dict(ngf=0), "--ngf: must be at least 1"),
     (dict(netG="unet_512"), "--netG: 'unet_512' is not resnet_<N>blocks"),
     (dict(gan_mode="wgan"), "--gan_mode: 'wgan' is not one of lsgan, vanilla"),
-    (dict(crop_size=30, load_size=30), "--crop_size: the generator needs a multiple of 4"),
+    (dict(crop_size=30, load_size=30), "--crop_size: resnet_9blocks needs a multiple of 4, got 30"),
+    (dict(netG="unet_256", crop_size=128, load_size=143), "--crop_size: unet_256 needs a multiple of 256"),
+    (dict(norm="layer"), "--norm: 'layer' is not one of instance, batch, none"),
+    (dict(init_type="he"), "--init_type: 'he' is not one of normal, xavier, kaiming, orthogonal"),
     (dict(lambda_A=-1), "--lambda_A: must not be negative"),
     (dict(beta1=1.0), "--beta1: must be in [0, 1)"),
 ])

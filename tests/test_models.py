@@ -92,3 +92,59 @@ def test_builders_reject_unknown_networks():
         build_generator("unet_1024")
     with pytest.raises(ValueError, match="netD"):
         build_discriminator("pixelgan")
+
+
+# -- the reference's other options (issue 5) ---------------------------------------------------------
+def trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("netG, norm, params", [
+    # Counted by running the reference's UnetGenerator under PyTorch 2.13 (pix2pix prints "54.414 M" for
+    # unet_256 with its default batch norm). The 54,414,979 quoted in issue 5 matches neither.
+    ("unet_256", "instance", 54_409_603), ("unet_256", "batch", 54_413_955),
+    ("unet_128", "instance", 41_825_667), ("unet_128", "batch", 41_828_995),
+])
+def test_unet_parameter_counts_equal_the_reference(netG, norm, params):
+    assert trainable(build_generator(netG, norm=norm)) == params
+
+
+@pytest.mark.parametrize("netG, size", [("unet_256", 256), ("unet_128", 128)])
+def test_unet_keeps_the_shape_and_needs_its_multiple(netG, size):
+    G = build_generator(netG, ngf=4)
+    assert G.size_multiple == size
+    assert G(np.zeros((1, size, 2 * size, 3), "float32")).shape == (1, size, 2 * size, 3)
+
+
+def test_norm_options_follow_the_references_bias_rule():
+    """Normalised convs have a bias only with instance norm; batch norm adds gamma and beta (and two
+    non-trainable moving statistics) per channel; 'none' has neither."""
+    instance = build_generator("resnet_1blocks", ngf=8, norm="instance")
+    batch = build_generator("resnet_1blocks", ngf=8, norm="batch")
+    none = build_generator("resnet_1blocks", ngf=8, norm="none")
+    normalised_channels = 8 + 16 + 32 + 32 + 32 + 16 + 8  # stem, 2 downs, 2 block convs, 2 ups
+    assert instance.count_params() - none.count_params() == normalised_channels  # the biases
+    assert trainable(batch) - none.count_params() == 2 * normalised_channels  # gamma and beta
+    assert len(batch.non_trainable_weights) == 2 * 7
+
+
+def test_pixel_discriminator_scores_every_pixel():
+    D = build_discriminator("pixel", ndf=64)
+    assert D.count_params() == (3 * 64 + 64) + (64 * 128 + 128) + (128 * 1 + 1)
+    assert D(np.zeros((1, 10, 12, 3), "float32")).shape == (1, 10, 12, 1)
+
+
+@pytest.mark.parametrize("init_type, expected_std", [
+    ("normal", 0.02),
+    ("xavier", 0.02 * np.sqrt(2 / (3 * 3 * 32 + 3 * 3 * 32))),
+    ("kaiming", np.sqrt(2 / (3 * 3 * 32))),
+    ("orthogonal", None),
+])
+def test_init_types_scale_as_the_reference(init_type, expected_std):
+    G = build_generator("resnet_1blocks", ngf=8, init_type=init_type, init_gain=0.02)
+    kernel = np.asarray(G.get_layer("block0_conv1").kernel)  # 3x3, 32 -> 32
+    if expected_std is None:  # orthogonal: the flattened kernel's columns are orthogonal, of norm gain
+        flat = kernel.reshape(-1, kernel.shape[-1])
+        np.testing.assert_allclose(flat.T @ flat, 0.02**2 * np.eye(32), atol=1e-6)
+    else:
+        assert kernel.std() == pytest.approx(expected_std, rel=0.1)

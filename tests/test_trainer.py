@@ -110,3 +110,23 @@ def test_train_accepts_loaded_domains(image_folder, tmp_path):
     run = train(config, domains=folder_domains(image_folder), log=lambda s: None)
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-2")
     assert not (run / "samples").exists()
+
+
+def test_unet_batch_norm_pixel_discriminator_train_and_translate():
+    """The reference's other networks train in the same step and translate at any size."""
+    from tf_cyclegan import serving
+
+    config = tiny_config(netG="unet_128", ngf=4, ndf=4, crop_size=128, load_size=128, norm="batch",
+                         netD="pixel", init_type="xavier")
+    model = CycleGAN(config, steps_per_epoch=100)
+    x = tf.image.resize(REAL_X, [128, 128])
+    moving_mean = next(w for w in model.G.non_trainable_weights if "moving_mean" in w.path)
+    before = snapshot(model), np.array(moving_mean)
+    logs = model.train_step(x, -x)
+    assert bool(logs["finite"]) and all(np.isfinite(float(logs[k])) for k in LOSS_NAMES)
+    after = snapshot(model)
+    for name in after:
+        assert any(not np.array_equal(a, b) for a, b in zip(before[0][name], after[name])), name
+    assert not np.array_equal(before[1], np.array(moving_mean))  # batch statistics are tracked
+    out = serving.translate_float(model.G, tf.random.uniform((1, 50, 70, 3), -1, 1))
+    assert out.shape == (1, 50, 70, 3)

@@ -13,10 +13,19 @@ import re
 from typing import Any
 
 GAN_MODES = ("lsgan", "vanilla")
-NET_D = ("basic", "n_layers")
+NET_D = ("basic", "n_layers", "pixel")
+NORMS = ("instance", "batch", "none")
+INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 PREPROCESS = ("resize_and_crop",)
 DIRECTIONS = ("AtoB", "BtoA")
-_RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
+RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
+UNET_DOWNS = {"unet_256": 8, "unet_128": 7}  # netG -> number of stride-2 downsamplings
+GENERATORS_HELP = "resnet_<N>blocks (resnet_9blocks, resnet_6blocks), unet_256 or unet_128"
+
+
+def size_multiple(netG: str) -> int:
+    """Image sides a generator accepts are multiples of this (2 ** number of stride-2 downsamplings)."""
+    return 2 ** UNET_DOWNS[netG] if netG in UNET_DOWNS else 4
 
 
 def _opt(default, help, *, resumable=False, **extra):
@@ -43,12 +52,15 @@ class Config:
     direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=DIRECTIONS)
     # Networks.
     netG: str = _opt("resnet_9blocks", "generator: resnet_<N>blocks (paper: resnet_9blocks at 256, "
-                     "resnet_6blocks at 128)")
-    netD: str = _opt("basic", "discriminator: basic (70x70 PatchGAN) or n_layers (uses --n_layers_D)",
-                     choices=NET_D)
+                     "resnet_6blocks at 128), unet_256 or unet_128")
+    netD: str = _opt("basic", "discriminator: basic (70x70 PatchGAN), n_layers (uses --n_layers_D) or "
+                     "pixel (1x1 PatchGAN)", choices=NET_D)
     n_layers_D: int = _opt(3, "discriminator conv layers (basic means 3)")
     ngf: int = _opt(64, "generator filters in the first conv layer")
     ndf: int = _opt(64, "discriminator filters in the first conv layer")
+    norm: str = _opt("instance", "normalisation layers", choices=NORMS)
+    init_type: str = _opt("normal", "weight initialisation", choices=INIT_TYPES)
+    init_gain: float = _opt(0.02, "scale of the normal, xavier and orthogonal initialisations")
     # Objective.
     gan_mode: str = _opt("lsgan", "adversarial loss", choices=GAN_MODES)
     lambda_A: float = _opt(10.0, "weight of the cycle loss X -> Y -> X")
@@ -78,10 +90,6 @@ class Config:
 
     # -- derived --------------------------------------------------------------------------------
     @property
-    def n_blocks(self) -> int:
-        return int(_RESNET.match(self.netG).group(1))
-
-    @property
     def total_epochs(self) -> int:
         return self.n_epochs + self.n_epochs_decay
 
@@ -92,8 +100,8 @@ class Config:
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
                 errs.append(f"--{f.name}: {getattr(self, f.name)!r} is not one of {', '.join(choices)}")
-        if not _RESNET.match(self.netG):
-            errs.append(f"--netG: {self.netG!r} is not resnet_<N>blocks (resnet_9blocks, resnet_6blocks)")
+        if not (RESNET.match(self.netG) or self.netG in UNET_DOWNS):
+            errs.append(f"--netG: {self.netG!r} is not {GENERATORS_HELP}")
         positive = ["load_size", "crop_size", "n_layers_D", "ngf", "ndf", "batch_size", "print_freq",
                     "save_latest_freq", "keep_checkpoints", "n_epochs", "max_image_pixels", "max_nonfinite"]
         for name in positive:
@@ -113,8 +121,9 @@ class Config:
         if self.preprocess == "resize_and_crop" and self.crop_size > self.load_size:
             errs.append(f"--crop_size {self.crop_size} is larger than --load_size {self.load_size}: "
                         "with resize_and_crop the crop must fit in the resized image")
-        if self.crop_size % 4:
-            errs.append(f"--crop_size: the generator needs a multiple of 4, got {self.crop_size}")
+        if self.crop_size % size_multiple(self.netG):
+            errs.append(f"--crop_size: {self.netG} needs a multiple of {size_multiple(self.netG)}, got "
+                        f"{self.crop_size}")
         return errs
 
     # -- JSON round trip ------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def load_generators(run: str | os.PathLike, checkpoint: int | None = None):
     import tensorflow as tf
 
     from tf_cyclegan.config import Config
-    from tf_cyclegan.models import build_generator
+    from tf_cyclegan.models import build_generator, generator_options
 
     run = Path(run)
     config_path = run / "config.json"
@@ -73,8 +73,8 @@ def load_generators(run: str | os.PathLike, checkpoint: int | None = None):
             have = sorted(int(p.name[5:-6]) for p in folder.glob("ckpt-*.index")) if folder.is_dir() else []
             raise ExportError(f"--checkpoint {checkpoint}: {path} does not exist (available: "
                               f"{', '.join(map(str, have)) or 'none'})")
-    G = build_generator(config.netG, config.ngf, name="G")
-    F = build_generator(config.netG, config.ngf, name="F")
+    G = build_generator(**generator_options(config), name="G")
+    F = build_generator(**generator_options(config), name="F")
     try:
         status = tf.train.Checkpoint(G=G, F=F).read(path)
         status.expect_partial().assert_existing_objects_matched()

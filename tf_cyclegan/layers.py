@@ -1,4 +1,4 @@
-"""The three pieces the reference networks need that Keras spells differently from PyTorch."""
+"""The pieces the reference networks need that Keras spells differently from PyTorch."""
 
 from __future__ import annotations
 
@@ -32,6 +32,39 @@ def instance_norm(name: str | None = None) -> keras.layers.Layer:
     return keras.layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=1e-5, name=name)
 
 
-def conv_init() -> keras.initializers.Initializer:
-    """The reference's init_type='normal': weights N(0, 0.02); biases start at zero (Keras' default)."""
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+NORMS = ("instance", "batch", "none")
+INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
+
+
+def norm_layer(norm: str, gain: float = 0.02, name: str | None = None) -> keras.layers.Layer | None:
+    """--norm: instance (the paper's), batch (PyTorch's BatchNorm2d: momentum 0.1, eps 1e-5, weight
+    initialised N(1, gain) as the reference's init_weights does), or none."""
+    if norm == "instance":
+        return instance_norm(name)
+    if norm == "batch":
+        return keras.layers.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, gain), name=name)
+    if norm == "none":
+        return None
+    raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+
+
+def uses_bias(norm: str) -> bool:
+    """The reference gives the normalised convolutions a bias only with instance norm (batch norm's shift
+    replaces it; with 'none' the reference's test `norm_layer == InstanceNorm2d` is false as well)."""
+    return norm == "instance"
+
+
+def conv_init(init_type: str = "normal", gain: float = 0.02) -> keras.initializers.Initializer:
+    """The reference's init_weights: normal N(0, gain), xavier_normal(gain), kaiming_normal(fan_in),
+    orthogonal(gain); biases start at zero (Keras' default). Keras counts a conv kernel's fans as PyTorch
+    does, transposed convolutions included."""
+    if init_type == "normal":
+        return keras.initializers.RandomNormal(mean=0.0, stddev=gain)
+    if init_type == "xavier":
+        return keras.initializers.VarianceScaling(gain**2, mode="fan_avg", distribution="untruncated_normal")
+    if init_type == "kaiming":
+        return keras.initializers.VarianceScaling(2.0, mode="fan_in", distribution="untruncated_normal")
+    if init_type == "orthogonal":
+        return keras.initializers.Orthogonal(gain)
+    raise ValueError(f"init_type must be one of {', '.join(INIT_TYPES)}, got {init_type!r}")

@@ -2,8 +2,9 @@
 
 PyTorch pads convolutions symmetrically (padding=1), Keras 'same' pads stride-2 convolutions only at the
 bottom/right; we pad explicitly so that weights carry over from the reference and outputs agree. Likewise a
-ConvTranspose2d(k=3, s=2, padding=1, output_padding=1) is a 'valid' transposed conv with its first row and
-column cropped. Inputs are (None, None, 3): any height and width (the generator needs multiples of 4).
+PyTorch ConvTranspose2d(stride 2, padding 1) is a 'valid' transposed conv with the padding cropped off
+(k=3 with output_padding=1: the first row and column; k=4: one on each side). Inputs are (None, None, C):
+any height and width that are multiples of size_multiple(netG).
 """
 
 from __future__ import annotations
@@ -11,85 +12,156 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from tf_cyclegan.config import _RESNET
-from tf_cyclegan.layers import ReflectionPadding2D, conv_init, instance_norm
+from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS, size_multiple  # noqa: F401
+from tf_cyclegan.layers import ReflectionPadding2D, conv_init, norm_layer, uses_bias
 
 
-def _conv(filters, kernel, stride=1, name=None):
-    return layers.Conv2D(filters, kernel, strides=stride, padding="valid", kernel_initializer=conv_init(),
-                         name=name)
+class _Builder:
+    """The options every layer of one network shares (norm, initialisation), so the blocks stay short."""
+
+    def __init__(self, norm: str, init_type: str, init_gain: float):
+        self.norm, self.init_type, self.init_gain = norm, init_type, init_gain
+
+    def conv(self, x, filters, kernel, stride=1, name=None, bias=None):
+        bias = uses_bias(self.norm) if bias is None else bias
+        return layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=bias,
+                             kernel_initializer=conv_init(self.init_type, self.init_gain), name=name)(x)
+
+    def up(self, x, filters, kernel, crop, name, bias=None):
+        bias = uses_bias(self.norm) if bias is None else bias
+        x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid", use_bias=bias,
+                                   kernel_initializer=conv_init(self.init_type, self.init_gain),
+                                   name=f"{name}_conv")(x)
+        return layers.Cropping2D(crop, name=f"{name}_crop")(x)
+
+    def normalize(self, x, name):
+        layer = norm_layer(self.norm, self.init_gain, name)
+        return x if layer is None else layer(x)
 
 
-def _resnet_block(x, filters, use_dropout, name):
+def _resnet_block(b: _Builder, x, filters, use_dropout, name):
     """x + [pad, conv3, norm, relu, (dropout), pad, conv3, norm](x)."""
     y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
-    y = _conv(filters, 3, name=f"{name}_conv1")(y)
-    y = instance_norm(f"{name}_norm1")(y)
+    y = b.conv(y, filters, 3, name=f"{name}_conv1")
+    y = b.normalize(y, f"{name}_norm1")
     y = layers.ReLU(name=f"{name}_relu")(y)
     if use_dropout:
         y = layers.Dropout(0.5, name=f"{name}_dropout")(y)
     y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
-    y = _conv(filters, 3, name=f"{name}_conv2")(y)
-    y = instance_norm(f"{name}_norm2")(y)
+    y = b.conv(y, filters, 3, name=f"{name}_conv2")
+    y = b.normalize(y, f"{name}_norm2")
     return layers.Add(name=f"{name}_add")([x, y])
 
 
-def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int = 3, output_nc: int = 3,
-                    use_dropout: bool = False, name: str = "G") -> keras.Model:
-    """ResNet generator (Johnson et al.) as used by CycleGAN: c7s1-ngf, d2ngf, d4ngf, N x R4ngf, u2ngf,
-    ungf, c7s1-3, tanh. `netG` is resnet_<N>blocks; the paper uses 9 blocks at 256x256, 6 at 128x128."""
-    match = _RESNET.match(netG)
-    if not match:
-        raise ValueError(f"netG must be resnet_<N>blocks (resnet_9blocks, resnet_6blocks), got {netG!r}")
-    n_blocks = int(match.group(1))
-
-    inputs = keras.Input((None, None, input_nc), name="image")
+def _resnet_generator(b: _Builder, inputs, n_blocks, ngf, output_nc, use_dropout):
+    """Johnson et al.'s network as CycleGAN uses it: c7s1-ngf, d2ngf, d4ngf, N x R4ngf, u2ngf, ungf,
+    c7s1-out, tanh."""
     x = ReflectionPadding2D(3, name="stem_pad")(inputs)
-    x = _conv(ngf, 7, name="stem_conv")(x)
-    x = instance_norm("stem_norm")(x)
+    x = b.conv(x, ngf, 7, name="stem_conv")
+    x = b.normalize(x, "stem_norm")
     x = layers.ReLU(name="stem_relu")(x)
     for i, filters in enumerate((ngf * 2, ngf * 4)):
         x = layers.ZeroPadding2D(1, name=f"down{i}_pad")(x)
-        x = _conv(filters, 3, stride=2, name=f"down{i}_conv")(x)
-        x = instance_norm(f"down{i}_norm")(x)
+        x = b.conv(x, filters, 3, stride=2, name=f"down{i}_conv")
+        x = b.normalize(x, f"down{i}_norm")
         x = layers.ReLU(name=f"down{i}_relu")(x)
     for i in range(n_blocks):
-        x = _resnet_block(x, ngf * 4, use_dropout, name=f"block{i}")
+        x = _resnet_block(b, x, ngf * 4, use_dropout, name=f"block{i}")
     for i, filters in enumerate((ngf * 2, ngf)):
-        x = layers.Conv2DTranspose(filters, 3, strides=2, padding="valid", kernel_initializer=conv_init(),
-                                   name=f"up{i}_conv")(x)
-        x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
-        x = instance_norm(f"up{i}_norm")(x)
+        x = b.up(x, filters, 3, ((1, 0), (1, 0)), name=f"up{i}")
+        x = b.normalize(x, f"up{i}_norm")
         x = layers.ReLU(name=f"up{i}_relu")(x)
     x = ReflectionPadding2D(3, name="head_pad")(x)
-    x = _conv(output_nc, 7, name="head_conv")(x)
+    return b.conv(x, output_nc, 7, name="head_conv", bias=True)
+
+
+def _unet_generator(b: _Builder, inputs, num_downs, ngf, output_nc, use_dropout):
+    """The reference's UnetGenerator, built from the outside in: each level is
+    down(x) -> [inner levels] -> up, concatenated with x (skip connection), except the outermost."""
+    # (outer_nc, inner_nc) per level, outermost first, as the reference's UnetSkipConnectionBlocks.
+    levels = [(output_nc, ngf), (ngf, ngf * 2), (ngf * 2, ngf * 4), (ngf * 4, ngf * 8)]
+    levels += [(ngf * 8, ngf * 8)] * (num_downs - 4)
+    innermost, outermost = len(levels) - 1, 0
+
+    def level(x, i):
+        outer_nc, inner_nc = levels[i]
+        y = x if i == outermost else layers.LeakyReLU(0.2, name=f"level{i}_down_lrelu")(x)
+        y = layers.ZeroPadding2D(1, name=f"level{i}_down_pad")(y)
+        y = b.conv(y, inner_nc, 4, stride=2, name=f"level{i}_down_conv")
+        if i not in (outermost, innermost):
+            y = b.normalize(y, f"level{i}_down_norm")
+        if i != innermost:
+            y = level(y, i + 1)
+        y = layers.ReLU(name=f"level{i}_up_relu")(y)
+        y = b.up(y, outer_nc, 4, ((1, 1), (1, 1)), name=f"level{i}_up", bias=True if i == outermost else None)
+        if i == outermost:
+            return y
+        y = b.normalize(y, f"level{i}_up_norm")
+        if use_dropout and i not in (outermost, innermost) and i >= 4:
+            y = layers.Dropout(0.5, name=f"level{i}_dropout")(y)
+        return layers.Concatenate(name=f"level{i}_skip")([x, y])
+
+    return level(inputs, 0)
+
+
+def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int = 3, output_nc: int = 3,
+                    norm: str = "instance", use_dropout: bool = False, init_type: str = "normal",
+                    init_gain: float = 0.02, name: str = "G") -> keras.Model:
+    """The reference's define_G. The paper uses resnet_9blocks at 256x256 and resnet_6blocks at 128x128."""
+    b = _Builder(norm, init_type, init_gain)
+    inputs = keras.Input((None, None, input_nc), name="image")
+    if match := RESNET.match(netG):
+        x = _resnet_generator(b, inputs, int(match.group(1)), ngf, output_nc, use_dropout)
+    elif netG in UNET_DOWNS:
+        x = _unet_generator(b, inputs, UNET_DOWNS[netG], ngf, output_nc, use_dropout)
+    else:
+        raise ValueError(f"netG must be {GENERATORS_HELP}, got {netG!r}")
     outputs = layers.Activation("tanh", name="tanh", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=name)
+    model = keras.Model(inputs, outputs, name=name)
+    model.size_multiple = size_multiple(netG)  # read by tf_cyclegan.serving to pad inputs
+    return model
+
+
+def generator_options(config) -> dict:
+    """build_generator's arguments for a run's config (shared by training, export and translate)."""
+    return dict(netG=config.netG, ngf=config.ngf, norm=config.norm, init_type=config.init_type,
+                init_gain=config.init_gain)
 
 
 def build_discriminator(netD: str = "basic", ndf: int = 64, n_layers_D: int = 3, input_nc: int = 3,
+                        norm: str = "instance", init_type: str = "normal", init_gain: float = 0.02,
                         name: str = "D_Y") -> keras.Model:
-    """PatchGAN discriminator: one real/fake score per overlapping patch (70x70 with 3 layers).
-    `netD='basic'` is the paper's 70x70 net (n_layers_D is ignored, as in the reference)."""
+    """The reference's define_D: PatchGAN with one real/fake score per overlapping patch ('basic' is the
+    paper's 70x70 net, n_layers_D is then ignored as in the reference; 'n_layers' uses it), or 'pixel'
+    (1x1 PatchGAN)."""
+    b = _Builder(norm, init_type, init_gain)
+    inputs = keras.Input((None, None, input_nc), name="image")
+    if netD == "pixel":
+        x = b.conv(inputs, ndf, 1, name="conv0", bias=True)
+        x = layers.LeakyReLU(0.2, name="conv0_lrelu")(x)
+        x = b.conv(x, ndf * 2, 1, name="conv1")
+        x = b.normalize(x, "conv1_norm")
+        x = layers.LeakyReLU(0.2, name="conv1_lrelu")(x)
+        outputs = b.conv(x, 1, 1, name="head_conv")
+        return keras.Model(inputs, outputs, name=name)
     if netD == "basic":
         n_layers_D = 3
     elif netD != "n_layers":
-        raise ValueError(f"netD must be 'basic' or 'n_layers', got {netD!r}")
+        raise ValueError(f"netD must be 'basic', 'n_layers' or 'pixel', got {netD!r}")
     if n_layers_D < 1:
         raise ValueError(f"n_layers_D must be at least 1, got {n_layers_D}")
 
-    def conv_block(x, filters, stride, i, norm=True):
+    def conv_block(x, filters, stride, i, first=False):
         x = layers.ZeroPadding2D(1, name=f"conv{i}_pad")(x)
-        x = _conv(filters, 4, stride=stride, name=f"conv{i}")(x)
-        if norm:
-            x = instance_norm(f"conv{i}_norm")(x)
+        x = b.conv(x, filters, 4, stride=stride, name=f"conv{i}", bias=True if first else None)
+        if not first:
+            x = b.normalize(x, f"conv{i}_norm")
         return layers.LeakyReLU(0.2, name=f"conv{i}_lrelu")(x)
 
-    inputs = keras.Input((None, None, input_nc), name="image")
-    x = conv_block(inputs, ndf, 2, 0, norm=False)
+    x = conv_block(inputs, ndf, 2, 0, first=True)
     for n in range(1, n_layers_D):
         x = conv_block(x, ndf * min(2**n, 8), 2, n)
     x = conv_block(x, ndf * min(2**n_layers_D, 8), 1, n_layers_D)
     x = layers.ZeroPadding2D(1, name="head_pad")(x)
-    outputs = _conv(1, 4, name="head_conv")(x)
+    outputs = b.conv(x, 1, 4, name="head_conv", bias=True)
     return keras.Model(inputs, outputs, name=name)

@@ -1,10 +1,11 @@
 """Pre- and post-processing around a generator, as TensorFlow graph code that exports.
 
 The same functions run in the SavedModel signatures, inside the TFLite models and in `translate` on a
-training run, so every artifact agrees with the Keras generator. The generator needs sides that are
-multiples of 4 (two stride-2 downsamplings, then reflection padding that needs at least 2 pixels):
-images are reflect-padded up to a multiple of 4 and cropped back; sides under 8 pixels are first resized
-up, and the result resized back, so that even a 1x1 image translates.
+training run, so every artifact agrees with the Keras generator. A generator needs sides that are
+multiples of its `size_multiple` (4 for the ResNets: two stride-2 downsamplings, then reflection padding
+that needs at least 2 pixels): images are reflect-padded up to that multiple and cropped back; sides that
+are too small for this are first resized up, and the result resized back, so that even a 1x1 image
+translates.
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ def translate_float(generator, images):
     images = tf.convert_to_tensor(images, tf.float32)
     shape = tf.shape(images)
     h, w = shape[1], shape[2]
-    th, tw = tf.maximum(h, MIN_SIDE), tf.maximum(w, MIN_SIDE)
+    # Sides must be multiples of the generator's size_multiple (4 for ResNets, 256 for unet_256); the
+    # reflection padding that gets them there needs sides over half of it, and the ResNet's own padding
+    # needs at least MIN_SIDE.
+    multiple = int(getattr(generator, "size_multiple", 4))
+    min_side = max(MIN_SIDE, multiple // 2 + 1)
+    th, tw = tf.maximum(h, min_side), tf.maximum(w, min_side)
     # A resize to the same size is an exact copy (bilinear weights 1 and 0), so this only changes images
-    # with a side under MIN_SIDE; no tf.cond, which the TFLite converter would lose the shapes through.
+    # with a side under min_side; no tf.cond, which the TFLite converter would lose the shapes through.
     x = tf.image.resize(images, [th, tw], method="bilinear")
-    pad_h, pad_w = (4 - th % 4) % 4, (4 - tw % 4) % 4
+    pad_h, pad_w = (multiple - th % multiple) % multiple, (multiple - tw % multiple) % multiple
     top, left = pad_h // 2, pad_w // 2
     x = tf.pad(x, [[0, 0], [top, pad_h - top], [left, pad_w - left], [0, 0]], mode="REFLECT")
     # Padding by computed amounts hides even the channel count from the TFLite converter, whose conv

@@ -28,6 +28,7 @@ def parse_config(argv=None) -> Config:
 
 def main(argv=None) -> int:
     config = parse_config(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines reach a log file as they happen
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not our output
     # Imported after parsing so that --help and flag errors answer without loading TensorFlow.
     from tf_cyclegan.checkpoints import CheckpointError

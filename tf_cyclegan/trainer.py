@@ -27,7 +27,7 @@ from tf_cyclegan.data import Unpaired, load_domains
 from tf_cyclegan.fileio import atomic_write
 from tf_cyclegan.image_pool import ImagePool
 from tf_cyclegan.losses import adversarial_loss, discriminator_loss, l1_loss
-from tf_cyclegan.models import build_discriminator, build_generator
+from tf_cyclegan.models import build_discriminator, build_generator, generator_options
 from tf_cyclegan.samples import sample_grid, save_png
 from tf_cyclegan.schedule import LinearDecay
 
@@ -55,10 +55,10 @@ class CycleGAN:
         self.config = config
         self.steps_per_epoch = int(steps_per_epoch)
         keras.utils.set_random_seed(config.seed)
-        self.G = build_generator(config.netG, config.ngf, name="G")
-        self.F = build_generator(config.netG, config.ngf, name="F")
-        self.D_X = build_discriminator(config.netD, config.ndf, config.n_layers_D, name="D_X")
-        self.D_Y = build_discriminator(config.netD, config.ndf, config.n_layers_D, name="D_Y")
+        self.G, self.F = (build_generator(**generator_options(config), name=name) for name in ("G", "F"))
+        self.D_X, self.D_Y = (build_discriminator(config.netD, config.ndf, config.n_layers_D, norm=config.norm,
+                                                  init_type=config.init_type, init_gain=config.init_gain,
+                                                  name=name) for name in ("D_X", "D_Y"))
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.schedule = LinearDecay(config.lr, config.n_epochs, config.n_epochs_decay, steps_per_epoch)
