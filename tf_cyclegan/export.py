@@ -200,10 +200,44 @@ def representative_images(config, n: int = 16):
     return gen
 
 
-def export(options: ExportOptions, log=print) -> dict[str, Path]:
-    """Export both directions; returns {'a2b': version folder, 'b2a': version folder}."""
+def export_generator(generator, model_dir: Path, name: str, source: str, target: str, origin: str,
+                     training_config: dict | None, max_pixels: int, variants=TFLITE_VARIANTS,
+                     representative=None) -> Path:
+    """One generator as the next TF Serving version of model_dir: SavedModel, TFLite files, contract."""
     import tensorflow as tf
 
+    def build(tmp: Path):
+        saved_model_archive(generator, max_pixels).write_out(str(tmp), verbose=False)
+        files = {}
+        for variant, flatbuffer in tflite_models(generator, variants, representative).items():
+            if flatbuffer is None:
+                continue
+            files[variant] = f"{name}_{variant}.tflite"
+            (tmp / files[variant]).write_bytes(flatbuffer)
+        contract = {
+            "direction": name, "source_domain": source, "target_domain": target, "checkpoint": origin,
+            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "tensorflow": tf.__version__,
+            "signatures": {
+                "serving_default": {"inputs": {"images": "uint8 [batch, H, W, 3]"},
+                                    "outputs": {"translated": "uint8 [batch, H, W, 3]"}},
+                "translate_bytes": {"inputs": {"image_bytes": "string [batch]: JPEG, PNG, GIF or BMP"},
+                                    "outputs": {"translated_bytes": "string [batch]: PNG"}},
+                "translate_float": {"inputs": {"images": "float32 [batch, H, W, 3] in [-1, 1]"},
+                                    "outputs": {"translated": "float32 [batch, H, W, 3] in [-1, 1]"}},
+            },
+            "max_pixels": max_pixels,
+            "tflite": {v: {"file": f, "input": "uint8 [1, H, W, 3]", "output": "uint8 [1, H, W, 3]"}
+                       for v, f in files.items()},
+            "training_config": training_config,
+        }
+        (tmp / CONTRACT_FILE).write_text(json.dumps(contract, indent=2))
+
+    return write_version(model_dir, build)[1]
+
+
+def export(options: ExportOptions, log=print) -> dict[str, Path]:
+    """Export both directions; returns {'a2b': version folder, 'b2a': version folder}."""
     started = time.perf_counter()
     config, generators, domain_names, checkpoint = load_generators(options.run, options.checkpoint)
     log(f"Exporting {checkpoint} ({domain_names['A']} <-> {domain_names['B']}) to {options.output}")
@@ -212,39 +246,10 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
     written = {}
     for direction, generator in generators.items():
         source, target = (domain_names["A"], domain_names["B"])[:: 1 if direction == "a2b" else -1]
-
-        def build(tmp: Path):
-            saved_model_archive(generator, options.max_pixels).write_out(str(tmp), verbose=False)
-            files = {}
-            for variant, flatbuffer in tflite_models(generator, variants, representative).items():
-                if flatbuffer is None:
-                    continue
-                name = f"{direction}_{variant}.tflite"
-                (tmp / name).write_bytes(flatbuffer)
-                files[variant] = name
-            contract = {
-                "direction": direction, "source_domain": source, "target_domain": target,
-                "checkpoint": os.path.abspath(checkpoint), "exported_at": datetime.datetime.now(
-                    datetime.timezone.utc).isoformat(timespec="seconds"),
-                "tensorflow": tf.__version__,
-                "signatures": {
-                    "serving_default": {"inputs": {"images": "uint8 [batch, H, W, 3]"},
-                                        "outputs": {"translated": "uint8 [batch, H, W, 3]"}},
-                    "translate_bytes": {"inputs": {"image_bytes": "string [batch]: JPEG, PNG, GIF or BMP"},
-                                        "outputs": {"translated_bytes": "string [batch]: PNG"}},
-                    "translate_float": {"inputs": {"images": "float32 [batch, H, W, 3] in [-1, 1]"},
-                                        "outputs": {"translated": "float32 [batch, H, W, 3] in [-1, 1]"}},
-                },
-                "max_pixels": options.max_pixels,
-                "tflite": {v: {"file": f, "input": "uint8 [1, H, W, 3]", "output": "uint8 [1, H, W, 3]"}
-                           for v, f in files.items()},
-                "training_config": dataclasses.asdict(config),
-            }
-            (tmp / CONTRACT_FILE).write_text(json.dumps(contract, indent=2))
-
-        version, folder = write_version(Path(options.output) / direction, build)
-        written[direction] = folder
-        log(f"  {direction} ({source} -> {target}): {folder}")
+        written[direction] = export_generator(
+            generator, Path(options.output) / direction, direction, source, target, os.path.abspath(checkpoint),
+            dataclasses.asdict(config), options.max_pixels, variants, representative)
+        log(f"  {direction} ({source} -> {target}): {written[direction]}")
     log(f"Done in {time.perf_counter() - started:.1f} s")
     return written
 

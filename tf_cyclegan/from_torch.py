@@ -1,0 +1,228 @@
+"""python -m tf_cyclegan.from_torch CHECKPOINT.pth --netG resnet_9blocks --output DIR [--name a2b]
+
+Brings a generator of the reference PyTorch implementation (junyanz/pytorch-CycleGAN-and-pix2pix; its
+official pretrained models such as horse2zebra.pth, style_monet.pth) into TensorFlow and writes the same
+artifacts as `tf_cyclegan.export`: DIR/<name>/<version>/ with the SavedModel signatures and TFLite files.
+
+Reading .pth files: with PyTorch installed (`pip install tf_cyclegan[torch]`) through
+`torch.load(weights_only=True)`, which unpickles nothing but tensors; without it, PyTorch's zip format is read
+here by an unpickler that knows only tensors and dicts and refuses every other object, so a crafted file
+cannot run code. (Files in PyTorch's pre-1.6 legacy format need PyTorch.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import pickle
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+PROG = "python -m tf_cyclegan.from_torch"
+
+
+class ConversionError(Exception):
+    """A checkpoint that cannot be read or does not fit the chosen network, worded for the user."""
+
+
+# -- reading the state dict --------------------------------------------------------------------------
+_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+           "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8,
+           "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+
+
+class _StorageType:
+    def __init__(self, name):
+        self.dtype = _DTYPES[name]
+
+
+def _rebuild_tensor(storage, offset, size, stride, *unused):
+    itemsize = storage.dtype.itemsize
+    return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
+                                           strides=tuple(s * itemsize for s in stride)).copy()
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Only what a state dict of tensors needs; any other global is refused."""
+
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str):
+        super().__init__(io.BytesIO(data))
+        self.archive, self.prefix = archive, prefix
+
+    def find_class(self, module, name):
+        if (module, name) == ("collections", "OrderedDict"):
+            return dict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if module == "torch" and name in _DTYPES:
+            return _StorageType(name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a state dict of tensors")
+
+    def persistent_load(self, pid):
+        kind, storage_type, key, _location, numel = pid
+        if kind != "storage" or not isinstance(storage_type, _StorageType):
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+        raw = self.archive.read(f"{self.prefix}/data/{key}")
+        return np.frombuffer(raw, dtype=storage_type.dtype, count=numel)
+
+
+def read_state_dict(path: str | os.PathLike, use_torch: bool | None = None) -> dict[str, np.ndarray]:
+    """{name: array} from a .pth file; a 'module.' prefix (nn.DataParallel saves) is removed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
+    if use_torch is None:
+        try:
+            import torch  # noqa: F401
+
+            use_torch = True
+        except ImportError:
+            use_torch = False
+    try:
+        if use_torch:
+            import torch
+
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+            raw = {k: v.numpy() for k, v in raw.items() if hasattr(v, "numpy")}
+        else:
+            if not zipfile.is_zipfile(path):
+                raise ConversionError(f"{path}: PyTorch's legacy (pre-1.6) format; install PyTorch "
+                                      "(pip install 'tf_cyclegan[torch]') to read it")
+            with zipfile.ZipFile(path) as archive:
+                pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+                if not pickles:
+                    raise ConversionError(f"{path}: not a PyTorch checkpoint (no data.pkl inside)")
+                prefix = pickles[0][: -len("/data.pkl")]
+                raw = _SafeUnpickler(archive.read(pickles[0]), archive, prefix).load()
+    except ConversionError:
+        raise
+    except Exception as e:  # pickle, zip and torch errors
+        raise ConversionError(f"{path}: cannot read it as a state dict ({type(e).__name__}: {e})") from None
+    if not isinstance(raw, dict):
+        raise ConversionError(f"{path}: holds a {type(raw).__name__}, not a state dict")
+    return {k.removeprefix("module."): np.asarray(v) for k, v in raw.items()}
+
+
+# -- mapping reference names to our layers --------------------------------------------------------------
+def _resnet_names(n_blocks: int, use_dropout: bool) -> dict[str, str]:
+    """Our layer name -> the reference ResnetGenerator's module path (its nn.Sequential indices)."""
+    names = {"stem_conv": "model.1", "stem_norm": "model.2", "down0_conv": "model.4", "down0_norm": "model.5",
+             "down1_conv": "model.7", "down1_norm": "model.8"}
+    conv2 = 6 if use_dropout else 5
+    for i in range(n_blocks):
+        block = f"model.{10 + i}.conv_block"
+        names.update({f"block{i}_conv1": f"{block}.1", f"block{i}_norm1": f"{block}.2",
+                      f"block{i}_conv2": f"{block}.{conv2}", f"block{i}_norm2": f"{block}.{conv2 + 1}"})
+    up = 10 + n_blocks
+    names.update({"up0_conv": f"model.{up}", "up0_norm": f"model.{up + 1}", "up1_conv": f"model.{up + 3}",
+                  "up1_norm": f"model.{up + 4}", "head_conv": f"model.{up + 7}"})
+    return names
+
+
+def _unet_names(num_downs: int) -> dict[str, str]:
+    """The reference's UnetSkipConnectionBlocks nest: level k's Sequential sits at index 1 (outermost) or 3
+    of the level above."""
+    names, prefix = {}, "model.model."
+    for level in range(num_downs):
+        if level == 0:
+            names.update({"level0_down_conv": prefix + "0", "level0_up_conv": prefix + "3"})
+        elif level == num_downs - 1:
+            names.update({f"level{level}_down_conv": prefix + "1", f"level{level}_up_conv": prefix + "3",
+                          f"level{level}_up_norm": prefix + "4"})
+        else:
+            names.update({f"level{level}_down_conv": prefix + "1", f"level{level}_down_norm": prefix + "2",
+                          f"level{level}_up_conv": prefix + "5", f"level{level}_up_norm": prefix + "6"})
+        prefix += ("1" if level == 0 else "3") + ".model."
+    return names
+
+
+def load_reference_weights(generator, state: dict[str, np.ndarray], netG: str, use_dropout: bool = False):
+    """Copy a reference state dict into our generator: NCHW kernels to NHWC, transposed-conv kernels from
+    (in, out, kh, kw) to (kh, kw, out, in), batch-norm statistics included. Every tensor must be used."""
+    from tf_cyclegan.config import RESNET, UNET_DOWNS
+
+    names = (_resnet_names(int(RESNET.match(netG).group(1)), use_dropout) if RESNET.match(netG)
+             else _unet_names(UNET_DOWNS[netG]))
+    used = set()
+    for layer in generator.layers:
+        if layer.name not in names or not layer.weights:
+            continue
+        torch_name = names[layer.name]
+        if layer.__class__.__name__ == "BatchNormalization":
+            keys = ["weight", "bias", "running_mean", "running_var"]
+            values = [state.get(f"{torch_name}.{k}") for k in keys]
+        else:
+            keys = ["weight", "bias"][:len(layer.weights)]
+            values = [state.get(f"{torch_name}.{k}") for k in keys]
+            if values[0] is not None:
+                values[0] = values[0].transpose(2, 3, 1, 0)  # both conv kinds: to (kh, kw, ., .)
+        for key, value, variable in zip(keys, values, layer.weights):
+            if value is None:
+                raise ConversionError(f"the checkpoint has no {torch_name}.{key}: is it a {netG} generator "
+                                      "(--netG, --ngf, --norm)?")
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ConversionError(f"{torch_name}.{key} has shape {tuple(value.shape)}, {layer.name} needs "
+                                      f"{tuple(variable.shape)}: check --netG, --ngf and --norm")
+            variable.assign(value.astype(np.float32))
+            used.add(f"{torch_name}.{key}")
+    unused = sorted(k for k in state if k not in used and not k.endswith("num_batches_tracked"))
+    if unused:
+        raise ConversionError(f"the checkpoint has tensors this {netG} does not use ({', '.join(unused[:5])}"
+                              f"{', …' if len(unused) > 5 else ''}): check --netG, --ngf and --norm")
+    return generator
+
+
+def convert(checkpoint, netG="resnet_9blocks", ngf=64, norm="instance", use_dropout=False):
+    """Our Keras generator holding the reference checkpoint's weights."""
+    from tf_cyclegan.models import build_generator
+
+    generator = build_generator(netG, ngf, norm=norm, use_dropout=use_dropout, name="G")
+    return load_reference_weights(generator, read_state_dict(checkpoint), netG, use_dropout)
+
+
+def main(argv=None) -> int:
+    from tf_cyclegan.cli import fail
+    from tf_cyclegan.config import GENERATORS_HELP, NORMS, RESNET, UNET_DOWNS
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN generator and "
+                                     "export it for TF Serving and LiteRT.")
+    parser.add_argument("checkpoint", help="the reference's .pth file (e.g. latest_net_G_A.pth, horse2zebra.pth)")
+    parser.add_argument("--netG", default="resnet_9blocks", help=GENERATORS_HELP + " (default: resnet_9blocks)")
+    parser.add_argument("--ngf", type=int, default=64, help="generator filters (default: 64)")
+    parser.add_argument("--norm", choices=NORMS, default="instance", help="default: instance")
+    parser.add_argument("--dropout", action="store_true", help="the checkpoint was trained with dropout")
+    parser.add_argument("--output", required=True, help="export folder (TF Serving base path)")
+    parser.add_argument("--name", default="a2b", help="model name, the folder under --output (default: a2b)")
+    parser.add_argument("--source", default="A", help="name of the input domain, recorded in the contract")
+    parser.add_argument("--target", default="B", help="name of the output domain, recorded in the contract")
+    parser.add_argument("--max_pixels", type=int, default=4096 * 4096, help="largest image the SavedModel accepts")
+    parser.add_argument("--no_tflite", action="store_true", help="SavedModel only")
+    args = parser.parse_args(argv)
+    if not (RESNET.match(args.netG) or args.netG in UNET_DOWNS):
+        parser.error(f"--netG: {args.netG!r} is not {GENERATORS_HELP}")
+    if args.ngf < 1 or args.max_pixels < 1:
+        parser.error("--ngf and --max_pixels must be at least 1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
+
+    try:
+        generator = convert(args.checkpoint, args.netG, args.ngf, args.norm, args.dropout)
+        folder = export_generator(
+            generator, Path(args.output) / args.name, args.name, args.source, args.target,
+            os.path.abspath(args.checkpoint), {"netG": args.netG, "ngf": args.ngf, "norm": args.norm,
+                                               "converted_from": "pytorch"},
+            args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS)
+    except ConversionError as e:
+        fail(PROG, str(e))
+    except OSError as e:
+        fail(PROG, f"cannot write to {args.output}: {e.strerror or e}")
+    print(f"{args.checkpoint} -> {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
