@@ -13,6 +13,7 @@ cannot run code. (Files in PyTorch's pre-1.6 legacy format need PyTorch.)
 from __future__ import annotations
 
 import argparse
+import collections
 import io
 import os
 import pickle
@@ -55,7 +56,7 @@ class _SafeUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) == ("collections", "OrderedDict"):
-            return dict
+            return collections.OrderedDict  # state dicts carry a _metadata attribute, which it accepts
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
             return _rebuild_tensor
         if module == "torch" and name in _DTYPES:

@@ -1,0 +1,193 @@
+"""Import of reference PyTorch generators: the reference architecture is rebuilt here in PyTorch, given random
+weights, saved with the reference's key names, converted, and must give the same outputs."""
+
+import functools
+import io
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from tf_cyclegan.from_torch import ConversionError, convert, main, read_state_dict
+
+torch = pytest.importorskip("torch", reason="PyTorch is in the test extra; the safe reader is tested below too")
+nn = torch.nn
+
+
+# -- the reference architectures, in PyTorch (module paths must be the reference's) -------------------
+class ResnetBlock(nn.Module):
+    def __init__(self, dim, norm, use_dropout, use_bias):
+        super().__init__()
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm(dim), nn.ReLU(True)]
+        if use_dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm(dim)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(self, ngf, n_blocks, norm, use_dropout=False):
+        super().__init__()
+        use_bias = norm.func == nn.InstanceNorm2d
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7, bias=use_bias), norm(ngf), nn.ReLU(True)]
+        for mult in (1, 2):
+            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
+                       norm(ngf * mult * 2), nn.ReLU(True)]
+        layers += [ResnetBlock(ngf * 4, norm, use_dropout, use_bias) for _ in range(n_blocks)]
+        for mult in (4, 2):
+            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                          bias=use_bias), norm(ngf * mult // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class UnetBlock(nn.Module):
+    def __init__(self, outer_nc, inner_nc, norm, input_nc=None, submodule=None, outermost=False, innermost=False):
+        super().__init__()
+        self.outermost = outermost
+        use_bias = norm.func == nn.InstanceNorm2d
+        down = nn.Conv2d(input_nc or outer_nc, inner_nc, 4, stride=2, padding=1, bias=use_bias)
+        if outermost:
+            layers = [down, submodule, nn.ReLU(True), nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1), nn.Tanh()]
+        elif innermost:
+            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True),
+                      nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=use_bias), norm(outer_nc)]
+        else:
+            layers = [nn.LeakyReLU(0.2, True), down, norm(inner_nc), submodule, nn.ReLU(True),
+                      nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=use_bias), norm(outer_nc)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
+
+
+class UnetGenerator(nn.Module):
+    def __init__(self, num_downs, ngf, norm):
+        super().__init__()
+        block = UnetBlock(ngf * 8, ngf * 8, norm, innermost=True)
+        for _ in range(num_downs - 5):
+            block = UnetBlock(ngf * 8, ngf * 8, norm, submodule=block)
+        for outer, inner in ((4, 8), (2, 4), (1, 2)):
+            block = UnetBlock(ngf * outer, ngf * inner, norm, submodule=block)
+        self.model = UnetBlock(3, ngf, norm, input_nc=3, submodule=block, outermost=True)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+INSTANCE = functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+BATCH = functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+
+
+def randomised(net, seed):
+    """N(0, 0.02) weights as the reference's init, plus non-trivial batch-norm parameters and statistics."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in net.state_dict().items():
+            if tensor.dtype.is_floating_point:
+                if name.endswith("running_var"):
+                    tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+                elif name.endswith("weight") and tensor.ndim == 1:
+                    tensor.copy_(1 + 0.1 * torch.randn(tensor.shape, generator=generator))
+                else:
+                    tensor.copy_(0.02 * torch.randn(tensor.shape, generator=generator))
+    return net.eval()
+
+
+def assert_same_outputs(net, generator, size, seed=0):
+    x = np.random.default_rng(seed).uniform(-1, 1, (1, *size, 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
+    ours = np.asarray(generator(x, training=False))
+    np.testing.assert_allclose(ours, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("netG, net, size", [
+    ("resnet_9blocks", lambda: ResnetGenerator(64, 9, INSTANCE), (64, 48)),
+    ("resnet_6blocks", lambda: ResnetGenerator(64, 6, INSTANCE), (36, 44)),
+    ("unet_256", lambda: UnetGenerator(8, 64, INSTANCE), (256, 256)),
+])
+def test_reference_generators_convert_with_equal_outputs(netG, net, size, tmp_path):
+    reference = randomised(net(), seed=len(netG))
+    path = tmp_path / "latest_net_G.pth"
+    torch.save(reference.state_dict(), path)
+    assert_same_outputs(reference, convert(path, netG), size)
+
+
+def test_batch_norm_multi_gpu_save_converts(tmp_path):
+    """nn.DataParallel saves prefix every key with 'module.'; batch-norm statistics carry over."""
+    reference = randomised(UnetGenerator(7, 8, BATCH), seed=3)
+    path = tmp_path / "dp.pth"
+    torch.save({f"module.{k}": v for k, v in reference.state_dict().items()}, path)
+    assert_same_outputs(reference, convert(path, "unet_128", ngf=8, norm="batch"), (128, 128))
+
+
+def test_the_safe_reader_reads_what_torch_reads_without_torch(tmp_path, monkeypatch):
+    reference = randomised(ResnetGenerator(8, 2, INSTANCE), seed=5)
+    path = tmp_path / "g.pth"
+    torch.save(reference.state_dict(), path)
+    with_torch = read_state_dict(path, use_torch=True)
+    monkeypatch.setitem(sys.modules, "torch", None)  # as on a machine without PyTorch
+    without = read_state_dict(path)
+    assert with_torch.keys() == without.keys() and len(without) > 10
+    for key in without:
+        assert without[key].dtype == np.float32 and np.array_equal(without[key], with_torch[key]), key
+
+
+def test_the_safe_reader_refuses_code(tmp_path):
+    """A .pth whose pickle calls os.system is refused before anything runs."""
+    class Exploit:
+        def __reduce__(self):
+            import os
+            return os.system, ("touch " + str(tmp_path / "pwned"),)
+
+    path = tmp_path / "evil.pth"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("evil/data.pkl", pickle.dumps({"model.1.weight": Exploit()}))
+    with pytest.raises(ConversionError, match="refusing to load (posix|os).system"):
+        read_state_dict(path, use_torch=False)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_checkpoint_for_another_network_names_the_problem(tmp_path, capsys):
+    path = tmp_path / "g.pth"
+    torch.save(randomised(ResnetGenerator(8, 2, INSTANCE), seed=1).state_dict(), path)
+    with pytest.raises(ConversionError, match=r"shape .* check --netG, --ngf and --norm"):
+        convert(path, "resnet_2blocks", ngf=16)
+    with pytest.raises(ConversionError, match=r"has no model\.11\.weight: is it a resnet_1blocks generator"):
+        convert(path, "resnet_1blocks", ngf=8)
+    state = randomised(ResnetGenerator(8, 2, INSTANCE), seed=1).state_dict()
+    torch.save({**state, "extra.weight": torch.zeros(3)}, tmp_path / "extra.pth")
+    with pytest.raises(ConversionError, match=r"tensors this resnet_2blocks does not use \(extra\.weight\)"):
+        convert(tmp_path / "extra.pth", "resnet_2blocks", ngf=8)
+    with pytest.raises(SystemExit) as info:
+        main([str(tmp_path / "missing.pth"), "--output", str(tmp_path / "out")])
+    assert info.value.code == 1 and "missing.pth: no such file" in capsys.readouterr().err
+
+
+def test_cli_writes_the_export_artifacts(tmp_path):
+    import tensorflow as tf
+
+    reference = randomised(ResnetGenerator(8, 2, INSTANCE), seed=2)
+    path = tmp_path / "horse2zebra.pth"
+    torch.save(reference.state_dict(), path)
+    assert main([str(path), "--netG", "resnet_2blocks", "--ngf", "8", "--output", str(tmp_path / "out"),
+                 "--name", "horse2zebra", "--source", "horse", "--target", "zebra"]) == 0
+    folder = tmp_path / "out" / "horse2zebra" / "1"
+    assert {p.name for p in folder.glob("*.tflite")} == {
+        "horse2zebra_float32.tflite", "horse2zebra_float16.tflite", "horse2zebra_int8_dynamic.tflite"}
+    image = np.random.default_rng(0).integers(0, 256, (1, 20, 28, 3), dtype=np.uint8)
+    served = tf.saved_model.load(str(folder)).signatures["serving_default"](images=tf.constant(image))
+    with torch.no_grad():
+        x = torch.from_numpy(image.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1)
+        expected = reference(x).numpy().transpose(0, 2, 3, 1)
+    expected = np.clip(np.round((expected + 1) * 127.5), 0, 255)
+    assert np.abs(served["translated"].numpy().astype(int) - expected).max() <= 1
