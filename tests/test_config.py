@@ -71,3 +71,14 @@ def test_cli_flag_errors_exit_2_with_one_line(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_reference_commands_carry_over():
+    c = parse_config(["--dataset", "x", "--no_dropout", "--serial_batches", "--lr_policy", "step",
+                      "--lr_decay_iters", "7", "--epoch_count", "5", "--gan_mode", "wgangp", "--norm", "batch",
+                      "--netG", "unet_256", "--netD", "pixel", "--init_type", "kaiming", "--use_dropout"])
+    assert (c.serial_batches, c.lr_policy, c.lr_decay_iters, c.epoch_count, c.gan_mode, c.norm, c.netG, c.netD,
+            c.init_type, c.use_dropout) == (True, "step", 7, 5, "wgangp", "batch", "unet_256", "pixel", "kaiming",
+                                            True)
+    assert Config(epoch_count=300).errors() == ["--epoch_count 300 is past the last epoch (--n_epochs + "
+                                                "--n_epochs_decay = 200)"]

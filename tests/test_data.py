@@ -226,3 +226,15 @@ def test_seasons_flows_through_the_same_pipeline():
     assert x.shape == y.shape == (1, 64, 64, 3)
     # Winter is brighter than summer on average (snow).
     assert y.mean() > x.mean()
+
+
+def test_serial_batches_take_both_domains_in_order(tmp_path):
+    for split, n in (("trainA", 4), ("trainB", 3)):
+        os.makedirs(tmp_path / split)
+        for i in range(n):
+            Image.new("RGB", (40, 40), (i * 60, 0, 0)).save(tmp_path / split / f"{i}.png")
+    config = tiny_config(serial_batches=True, n_epochs=1, n_epochs_decay=1)
+    ds = Unpaired.from_domains(folder_domains(tmp_path), config).train_dataset(config)
+    ids = [(int(round((x[0, 0, 0, 0] + 1) * 127.5 / 60)), int(round((y[0, 0, 0, 0] + 1) * 127.5 / 60)))
+           for x, y in take(ds, 8)]
+    assert ids == [(0, 0), (1, 1), (2, 2), (3, 0), (0, 0), (1, 1), (2, 2), (3, 0)]

@@ -27,4 +27,20 @@ def test_discriminator_loss_is_halved():
 def test_l1_and_unknown_mode():
     assert float(l1_loss(tf.constant([1.0, -1.0]), tf.constant([0.0, 1.0]))) == pytest.approx(1.5)
     with pytest.raises(ValueError, match="gan_mode"):
-        adversarial_loss(PRED, True, "wgangp")
+        adversarial_loss(PRED, True, "hinge")
+
+
+def test_wgangp_critic_losses_are_signed_means():
+    assert float(adversarial_loss(PRED, True, "wgangp")) == pytest.approx(-np.mean(PRED))
+    assert float(adversarial_loss(PRED, False, "wgangp")) == pytest.approx(np.mean(PRED))
+
+
+def test_gradient_penalty_of_a_linear_critic_is_closed_form():
+    """critic(x) = sum(w * x) has gradient w everywhere: the penalty is weight * (|w| - 1)^2."""
+    from tf_cyclegan.losses import gradient_penalty
+
+    w = tf.constant(np.random.default_rng(0).normal(size=(1, 4, 4, 3)).astype("float32"))
+    critic = lambda x, training=True: tf.reduce_sum(w * x, axis=[1, 2, 3])  # noqa: E731
+    real, fake = tf.random.uniform((2, 4, 4, 3)), tf.random.uniform((2, 4, 4, 3))
+    expected = 10.0 * (np.linalg.norm(np.asarray(w)) - 1.0) ** 2
+    assert float(gradient_penalty(critic, real, fake, tf.constant([0.3, 0.9]))) == pytest.approx(expected, rel=1e-4)

@@ -130,3 +130,10 @@ def test_unet_batch_norm_pixel_discriminator_train_and_translate():
     assert not np.array_equal(before[1], np.array(moving_mean))  # batch statistics are tracked
     out = serving.translate_float(model.G, tf.random.uniform((1, 50, 70, 3), -1, 1))
     assert out.shape == (1, 50, 70, 3)
+
+
+def test_wgangp_with_dropout_trains():
+    model = CycleGAN(tiny_config(gan_mode="wgangp", use_dropout=True), steps_per_epoch=100)
+    assert any(layer.name.endswith("_dropout") for layer in model.G.layers)
+    logs = model.train_step(REAL_X, REAL_Y)
+    assert bool(logs["finite"]) and float(logs["loss_D_X"]) > 0  # the penalty dominates at the start

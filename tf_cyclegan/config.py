@@ -12,7 +12,8 @@ import json
 import re
 from typing import Any
 
-GAN_MODES = ("lsgan", "vanilla")
+GAN_MODES = ("lsgan", "vanilla", "wgangp")
+LR_POLICIES = ("linear", "step", "cosine")
 NET_D = ("basic", "n_layers", "pixel")
 NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
@@ -49,6 +50,7 @@ class Config:
     crop_size: int = _opt(256, "... then random-crop to this size")
     preprocess: str = _opt("resize_and_crop", "preprocessing", choices=PREPROCESS)
     no_flip: bool = _opt(False, "no random horizontal flip")
+    serial_batches: bool = _opt(False, "take images in order instead of at random (the reference's flag)")
     direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=DIRECTIONS)
     # Networks.
     netG: str = _opt("resnet_9blocks", "generator: resnet_<N>blocks (paper: resnet_9blocks at 256, "
@@ -61,6 +63,8 @@ class Config:
     norm: str = _opt("instance", "normalisation layers", choices=NORMS)
     init_type: str = _opt("normal", "weight initialisation", choices=INIT_TYPES)
     init_gain: float = _opt(0.02, "scale of the normal, xavier and orthogonal initialisations")
+    use_dropout: bool = _opt(False, "dropout (0.5) in the generator; CycleGAN trains without it, as the "
+                             "reference's --no_dropout default")
     # Objective.
     gan_mode: str = _opt("lsgan", "adversarial loss", choices=GAN_MODES)
     lambda_A: float = _opt(10.0, "weight of the cycle loss X -> Y -> X")
@@ -72,6 +76,10 @@ class Config:
     beta1: float = _opt(0.5, "Adam beta1")
     n_epochs: int = _opt(100, "epochs at the initial learning rate", resumable=True)
     n_epochs_decay: int = _opt(100, "epochs of linear decay of the learning rate to zero", resumable=True)
+    epoch_count: int = _opt(1, "the epoch training starts at, as the reference's: epochs epoch_count .. "
+                            "n_epochs + n_epochs_decay are trained, and the linear policy counts from it")
+    lr_policy: str = _opt("linear", "learning-rate policy", choices=LR_POLICIES)
+    lr_decay_iters: int = _opt(50, "--lr_policy step: multiply the rate by 0.1 every this many epochs")
     batch_size: int = _opt(1, "images per domain per step")
     seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")
     deterministic: bool = _opt(False, "deterministic TF ops (bitwise-reproducible, a little slower)",
@@ -91,7 +99,7 @@ class Config:
     # -- derived --------------------------------------------------------------------------------
     @property
     def total_epochs(self) -> int:
-        return self.n_epochs + self.n_epochs_decay
+        return self.n_epochs + self.n_epochs_decay - (self.epoch_count - 1)
 
     def errors(self) -> list[str]:
         """Every problem with the values, as '--flag: what is wrong' lines (empty when valid)."""
@@ -103,7 +111,8 @@ class Config:
         if not (RESNET.match(self.netG) or self.netG in UNET_DOWNS):
             errs.append(f"--netG: {self.netG!r} is not {GENERATORS_HELP}")
         positive = ["load_size", "crop_size", "n_layers_D", "ngf", "ndf", "batch_size", "print_freq",
-                    "save_latest_freq", "keep_checkpoints", "n_epochs", "max_image_pixels", "max_nonfinite"]
+                    "save_latest_freq", "keep_checkpoints", "n_epochs", "max_image_pixels", "max_nonfinite",
+                    "epoch_count", "lr_decay_iters"]
         for name in positive:
             if getattr(self, name) < 1:
                 errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
@@ -114,6 +123,9 @@ class Config:
         for name in ["max_dataset_size", "max_steps"]:
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
+        if self.epoch_count > self.n_epochs + self.n_epochs_decay:
+            errs.append(f"--epoch_count {self.epoch_count} is past the last epoch "
+                        f"(--n_epochs + --n_epochs_decay = {self.n_epochs + self.n_epochs_decay})")
         if not 0 <= self.max_bad_fraction <= 1:
             errs.append(f"--max_bad_fraction: must be between 0 and 1, got {self.max_bad_fraction}")
         if not 0 <= self.beta1 < 1:

@@ -311,6 +311,8 @@ class Unpaired:
 
         def pick(g):
             epoch, i = g // per_epoch, g % per_epoch
+            if config.serial_batches:  # the reference's --serial_batches: both domains in order
+                return i % n_x, i % n_y, g
             # A fresh permutation of the epoch for X (reference: shuffled index % |A|), uniform for Y.
             ix = tf.random.experimental.index_shuffle(
                 i, seed=tf.stack([seed, epoch]), max_index=per_epoch - 1) % n_x

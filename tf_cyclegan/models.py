@@ -124,8 +124,8 @@ def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int =
 
 def generator_options(config) -> dict:
     """build_generator's arguments for a run's config (shared by training, export and translate)."""
-    return dict(netG=config.netG, ngf=config.ngf, norm=config.norm, init_type=config.init_type,
-                init_gain=config.init_gain)
+    return dict(netG=config.netG, ngf=config.ngf, norm=config.norm, use_dropout=config.use_dropout,
+                init_type=config.init_type, init_gain=config.init_gain)
 
 
 def build_discriminator(netD: str = "basic", ndf: int = 64, n_layers_D: int = 3, input_nc: int = 3,

@@ -1,9 +1,18 @@
-"""The reference's 'linear' learning-rate policy as a pure function of the step."""
+"""The reference's learning-rate policies (linear, step, cosine) as pure functions of the step.
+
+The reference steps its schedulers once per epoch; so do these: the rate is constant within an epoch.
+"""
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
+
+
+def _epoch(step, steps_per_epoch):
+    return tf.cast(tf.math.floordiv(tf.cast(step, tf.int64), steps_per_epoch), tf.float32)
 
 
 @keras.saving.register_keras_serializable(package="tf_cyclegan")
@@ -32,3 +41,46 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return {"lr": self.lr, "n_epochs": self.n_epochs, "n_epochs_decay": self.n_epochs_decay,
                 "steps_per_epoch": self.steps_per_epoch, "epoch_count": self.epoch_count}
+
+
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """--lr_policy step: PyTorch's StepLR(step_size=lr_decay_iters, gamma=0.1) (the reference counts
+    lr_decay_iters in epochs)."""
+
+    def __init__(self, lr: float, lr_decay_iters: int, steps_per_epoch: int, gamma: float = 0.1):
+        self.lr, self.lr_decay_iters, self.steps_per_epoch, self.gamma = (
+            float(lr), int(lr_decay_iters), int(steps_per_epoch), float(gamma))
+
+    def __call__(self, step):
+        return self.lr * self.gamma ** tf.floor(_epoch(step, self.steps_per_epoch) / self.lr_decay_iters)
+
+    def get_config(self):
+        return {"lr": self.lr, "lr_decay_iters": self.lr_decay_iters, "steps_per_epoch": self.steps_per_epoch,
+                "gamma": self.gamma}
+
+
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class CosineDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """--lr_policy cosine: PyTorch's CosineAnnealingLR(T_max=n_epochs, eta_min=0), in closed form."""
+
+    def __init__(self, lr: float, n_epochs: int, steps_per_epoch: int):
+        self.lr, self.n_epochs, self.steps_per_epoch = float(lr), int(n_epochs), int(steps_per_epoch)
+
+    def __call__(self, step):
+        epoch = _epoch(step, self.steps_per_epoch)
+        return self.lr * 0.5 * (1.0 + tf.cos(math.pi * epoch / self.n_epochs))
+
+    def get_config(self):
+        return {"lr": self.lr, "n_epochs": self.n_epochs, "steps_per_epoch": self.steps_per_epoch}
+
+
+def make_schedule(config, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The schedule --lr_policy names, with the run's numbers."""
+    if config.lr_policy == "linear":
+        return LinearDecay(config.lr, config.n_epochs, config.n_epochs_decay, steps_per_epoch, config.epoch_count)
+    if config.lr_policy == "step":
+        return StepDecay(config.lr, config.lr_decay_iters, steps_per_epoch)
+    if config.lr_policy == "cosine":
+        return CosineDecay(config.lr, config.n_epochs, steps_per_epoch)
+    raise ValueError(f"lr_policy must be linear, step or cosine, got {config.lr_policy!r}")

@@ -18,6 +18,9 @@ def parse_config(argv=None) -> Config:
         prog=PROG, description="Train a CycleGAN (or resume the run in --output).",
         epilog="Running the same command again on the same --output resumes where it stopped.")
     add_dataclass_options(parser, Config)
+    parser.add_argument("--no_dropout", "--no-dropout", action="store_true",
+                        help="accepted as in the reference's commands: CycleGAN has no dropout unless "
+                             "--use_dropout")
     args = parser.parse_args(argv)
     config = Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)})
     errors = config.errors()

@@ -26,10 +26,10 @@ from tf_cyclegan.config import Config
 from tf_cyclegan.data import Unpaired, load_domains
 from tf_cyclegan.fileio import atomic_write
 from tf_cyclegan.image_pool import ImagePool
-from tf_cyclegan.losses import adversarial_loss, discriminator_loss, l1_loss
+from tf_cyclegan.losses import adversarial_loss, discriminator_loss, gradient_penalty, l1_loss
 from tf_cyclegan.models import build_discriminator, build_generator, generator_options
 from tf_cyclegan.samples import sample_grid, save_png
-from tf_cyclegan.schedule import LinearDecay
+from tf_cyclegan.schedule import make_schedule
 
 LOSS_NAMES = ("loss_G", "loss_F", "loss_cycle_x", "loss_cycle_y", "loss_idt_x", "loss_idt_y",
               "loss_D_X", "loss_D_Y")
@@ -61,7 +61,7 @@ class CycleGAN:
                                                   name=name) for name in ("D_X", "D_Y"))
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.schedule = LinearDecay(config.lr, config.n_epochs, config.n_epochs_decay, steps_per_epoch)
+        self.schedule = make_schedule(config, steps_per_epoch)
         # The LR follows our step counter, which also counts skipped (non-finite) steps, not the
         # optimizers' update counters. PyTorch's Adam epsilon (1e-8), not Keras' (1e-7), as the reference.
         learning_rate = lambda: self.schedule(self.step)  # noqa: E731
@@ -118,6 +118,9 @@ class CycleGAN:
                                           self.D_Y(pooled_fake_y, training=True), c.gan_mode)
             loss_D_X = discriminator_loss(self.D_X(real_x, training=True),
                                           self.D_X(pooled_fake_x, training=True), c.gan_mode)
+            if c.gan_mode == "wgangp":  # WGAN-GP: keep the critics 1-Lipschitz between real and fake
+                loss_D_Y += gradient_penalty(self.D_Y, real_y, pooled_fake_y, self.rng.uniform([real_y.shape[0]]))
+                loss_D_X += gradient_penalty(self.D_X, real_x, pooled_fake_x, self.rng.uniform([real_x.shape[0]]))
             loss_discriminators = loss_D_X + loss_D_Y
         # 5. Both updates use gradients taken at the same weights, as the reference's G-then-D order
         #    does (its D step sees fakes made before the G update).
