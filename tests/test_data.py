@@ -238,3 +238,27 @@ def test_serial_batches_take_both_domains_in_order(tmp_path):
     ids = [(int(round((x[0, 0, 0, 0] + 1) * 127.5 / 60)), int(round((y[0, 0, 0, 0] + 1) * 127.5 / 60)))
            for x, y in take(ds, 8)]
     assert ids == [(0, 0), (1, 1), (2, 2), (3, 0), (0, 0), (1, 1), (2, 2), (3, 0)]
+
+
+def test_crop_preprocess_takes_an_unresized_window(tmp_path):
+    rng = np.random.default_rng(5)
+    original = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    for split in ("trainA", "trainB"):
+        os.makedirs(tmp_path / split)
+        Image.fromarray(original).save(tmp_path / split / "0.png")
+    config = tiny_config(preprocess="crop", no_flip=True)
+    for x, _ in take(Unpaired.from_domains(folder_domains(tmp_path), config).train_dataset(config), 3):
+        crop = np.round((x[0] + 1) * 127.5).astype(np.uint8)
+        windows = [(r, c) for r in range(48 - 31) for c in range(64 - 31)
+                   if np.array_equal(original[r:r + 32, c:c + 32], crop)]
+        assert len(windows) == 1  # an exact window of the original: no resampling
+
+
+@pytest.mark.parametrize("preprocess, size", [("scale_width_and_crop", (90, 30)), ("crop", (20, 12)),
+                                              ("resize_and_crop", (90, 30))])
+def test_every_preprocess_mode_gives_crop_size_batches(tmp_path, preprocess, size):
+    for split in ("trainA", "trainB"):
+        write_images(tmp_path / split, 2, size=size)
+    config = tiny_config(preprocess=preprocess)
+    for x, y in take(Unpaired.from_domains(folder_domains(tmp_path), config).train_dataset(config), 2):
+        assert x.shape == y.shape == (1, 32, 32, 3)

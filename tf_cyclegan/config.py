@@ -17,7 +17,7 @@ LR_POLICIES = ("linear", "step", "cosine")
 NET_D = ("basic", "n_layers", "pixel")
 NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
-PREPROCESS = ("resize_and_crop",)
+PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop")
 DIRECTIONS = ("AtoB", "BtoA")
 RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
 UNET_DOWNS = {"unet_256": 8, "unet_128": 7}  # netG -> number of stride-2 downsamplings
@@ -48,7 +48,9 @@ class Config:
                                    "unreadable (the bad files are skipped and listed either way)", resumable=True)
     load_size: int = _opt(286, "resize images to this size (bicubic) ...")
     crop_size: int = _opt(256, "... then random-crop to this size")
-    preprocess: str = _opt("resize_and_crop", "preprocessing", choices=PREPROCESS)
+    preprocess: str = _opt("resize_and_crop", "resize_and_crop: resize to load_size, crop; "
+                           "scale_width_and_crop: width to load_size (aspect kept), crop; crop: crop only",
+                           choices=PREPROCESS)
     no_flip: bool = _opt(False, "no random horizontal flip")
     serial_batches: bool = _opt(False, "take images in order instead of at random (the reference's flag)")
     direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=DIRECTIONS)
@@ -130,9 +132,9 @@ class Config:
             errs.append(f"--max_bad_fraction: must be between 0 and 1, got {self.max_bad_fraction}")
         if not 0 <= self.beta1 < 1:
             errs.append(f"--beta1: must be in [0, 1), got {self.beta1}")
-        if self.preprocess == "resize_and_crop" and self.crop_size > self.load_size:
+        if self.preprocess != "crop" and self.crop_size > self.load_size:
             errs.append(f"--crop_size {self.crop_size} is larger than --load_size {self.load_size}: "
-                        "with resize_and_crop the crop must fit in the resized image")
+                        f"with {self.preprocess} the crop must fit in the resized image")
         if self.crop_size % size_multiple(self.netG):
             errs.append(f"--crop_size: {self.netG} needs a multiple of {size_multiple(self.netG)}, got "
                         f"{self.crop_size}")

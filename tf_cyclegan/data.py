@@ -53,6 +53,26 @@ def load_resized(item: str | bytes, size: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
+def load_for_crop(item: str | bytes, preprocess: str, load_size: int, crop_size: int) -> np.ndarray:
+    """The image as --preprocess prepares it before the random crop (bicubic, as the reference):
+    resize_and_crop: load_size x load_size; scale_width_and_crop: width load_size, aspect kept;
+    crop: as it is. Images smaller than the crop are resized up (aspect kept), never a crash."""
+    image = decode(item)
+    w, h = image.size
+    if preprocess == "resize_and_crop":
+        size = (load_size, load_size)
+    elif preprocess == "scale_width_and_crop":
+        size = (load_size, max(round(load_size * h / w), crop_size))
+    elif preprocess == "crop":
+        scale = max(1.0, crop_size / min(w, h))
+        size = (max(round(w * scale), crop_size), max(round(h * scale), crop_size))
+    else:
+        raise ValueError(f"preprocess must be resize_and_crop, scale_width_and_crop or crop, got {preprocess!r}")
+    if image.size != size:
+        image = image.resize(size, Image.BICUBIC)
+    return np.asarray(image, dtype=np.uint8)
+
+
 def check_image(item: str | bytes, max_pixels: int) -> str | None:
     """Why an image cannot be used (None if it can): the size comes from the header, so a decompression
     bomb is refused without being decoded; the rest is decoded in full, which finds truncated files."""
@@ -321,9 +341,10 @@ class Unpaired:
             return ix, iy, g
 
         def load(images: ImageList, index):
-            image = tf.numpy_function(lambda i: images.load(int(i), config.load_size), [index], tf.uint8,
-                                      stateful=False)
-            image.set_shape([config.load_size, config.load_size, 3])
+            image = tf.numpy_function(
+                lambda i: load_for_crop(images.items[int(i)], config.preprocess, config.load_size, config.crop_size),
+                [index], tf.uint8, stateful=False)
+            image.set_shape([None, None, 3])
             return image
 
         def preprocess(image, counter):
