@@ -137,3 +137,11 @@ def test_wgangp_with_dropout_trains():
     assert any(layer.name.endswith("_dropout") for layer in model.G.layers)
     logs = model.train_step(REAL_X, REAL_Y)
     assert bool(logs["finite"]) and float(logs["loss_D_X"]) > 0  # the penalty dominates at the start
+
+
+def test_batches_larger_than_one_train_with_per_image_pool_semantics():
+    model = CycleGAN(tiny_config(batch_size=3, pool_size=4), steps_per_epoch=100)
+    x = tf.concat([REAL_X, -REAL_X, 0.5 * REAL_X], axis=0)
+    for _ in range(2):
+        assert bool(model.train_step(x, -x)["finite"])
+    assert int(model.pool_x.count) == 4 and int(model.pool_y.count) == 4  # 6 fakes offered, pool of 4
