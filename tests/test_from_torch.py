@@ -2,7 +2,6 @@
 weights, saved with the reference's key names, converted, and must give the same outputs."""
 
 import functools
-import io
 import pickle
 import sys
 import zipfile
