@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tf_cyclegan.cli import first_line
+
 _INDEX = re.compile(r"ckpt-(\d+)\.index$")
 
 
 class CheckpointError(Exception):
     """No usable checkpoint, or one could not be written; worded for the user."""
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 class CheckpointFolder:
@@ -37,7 +35,7 @@ class CheckpointFolder:
                                                       step_counter=step_counter)
         except Exception as e:  # an unparsable state file: the checkpoints themselves may be fine
             state = self.folder / "checkpoint"
-            log(f"warning: {state} is unreadable ({_first_line(e)}); set it aside as {state}.corrupt and "
+            log(f"warning: {state} is unreadable ({first_line(e)}); set it aside as {state}.corrupt and "
                 "looking at the checkpoint files themselves")
             state.replace(state.with_name("checkpoint.corrupt"))
             self.manager = tf.train.CheckpointManager(checkpoint, str(self.folder), max_to_keep=max_to_keep,
@@ -70,7 +68,7 @@ class CheckpointFolder:
                 self.checkpoint.restore(prefix).assert_existing_objects_matched()
                 return prefix
             except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
-                self.log(f"warning: checkpoint {prefix} is unreadable ({_first_line(e)}); trying the "
+                self.log(f"warning: checkpoint {prefix} is unreadable ({first_line(e)}); trying the "
                          "previous one")
         if candidates:
             raise CheckpointError(f"no readable checkpoint in {self.folder} (tried {', '.join(candidates)}); "
@@ -92,5 +90,5 @@ class CheckpointFolder:
             return self.manager.save(checkpoint_number=step)
         except (tf.errors.OpError, OSError) as e:
             self.clean_stale()
-            raise CheckpointError(f"could not write a checkpoint in {self.folder} ({_first_line(e)}); earlier "
+            raise CheckpointError(f"could not write a checkpoint in {self.folder} ({first_line(e)}); earlier "
                                   f"checkpoints are intact (latest: {self.latest or 'none'})") from None

@@ -35,6 +35,11 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
                                 field.name.upper(), help=meta["help"] + default_text)
 
 
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """An exception as one short line for a user-facing message (TensorFlow's run to many lines)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
+
+
 def fail(prog: str, message: str, code: int = 1):
     """One line on stderr, no traceback."""
     print(f"{prog}: error: {message}", file=sys.stderr)

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tf_cyclegan.cli import first_line
 from tf_cyclegan.config import Config
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
@@ -250,7 +251,7 @@ def tfds_domains(name: str, data_dir: str | None = None) -> Domains:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # TFDS raises several types for unknown names
         raise DatasetError(f"--dataset {name}: not a folder, 'seasons', or a TFDS dataset "
-                           f"({str(e).splitlines()[0]})") from None
+                           f"({first_line(e)})") from None
     root = os.path.expanduser(data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
     manual_dir = os.path.join(root, "downloads", "manual")
     if not builder.is_prepared():
@@ -262,7 +263,7 @@ def tfds_domains(name: str, data_dir: str | None = None) -> Domains:
         try:
             builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
         except Exception as e:
-            reason = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            reason = first_line(e, limit=200)
             if family == "cycle_gan":
                 raise DatasetError(_download_help(name, config, manual_dir, reason)) from None
             raise DatasetError(f"--dataset {name}: TFDS could not prepare it ({reason})") from None

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tf_cyclegan.cli import first_line
+
 PROG = "python -m tf_cyclegan.export"
 DIRECTIONS = ("a2b", "b2a")
 TFLITE_VARIANTS = ("float32", "float16", "int8_dynamic")
@@ -79,7 +81,7 @@ def load_generators(run: str | os.PathLike, checkpoint: int | None = None):
         status = tf.train.Checkpoint(G=G, F=F).read(path)
         status.expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as e:
-        raise ExportError(f"{path}: cannot restore G and F ({str(e).splitlines()[0]})") from None
+        raise ExportError(f"{path}: cannot restore G and F ({first_line(e)})") from None
     domains = {"X": "A", "Y": "B"}
     if (run / "domains.json").is_file():
         domains = json.loads((run / "domains.json").read_text())
@@ -161,7 +163,7 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
                 if variant != "int8_full":
                     raise
                 out[variant] = None
-                print(f"full-integer int8 conversion failed: {str(e).splitlines()[0][:300]}", file=sys.stderr)
+                print(f"full-integer int8 conversion failed: {first_line(e)}", file=sys.stderr)
     return out
 
 

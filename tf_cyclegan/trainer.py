@@ -53,7 +53,6 @@ class CycleGAN:
 
     def __init__(self, config: Config, steps_per_epoch: int):
         self.config = config
-        self.steps_per_epoch = int(steps_per_epoch)
         keras.utils.set_random_seed(config.seed)
         self.G, self.F = (build_generator(**generator_options(config), name=name) for name in ("G", "F"))
         self.D_X, self.D_Y = (build_discriminator(config.netD, config.ndf, config.n_layers_D, norm=config.norm,

@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from tf_cyclegan.cli import first_line
+
 PROG = "python -m tf_cyclegan.translate"
 
 
@@ -22,18 +24,25 @@ class TranslateError(Exception):
     """A problem with --model, --input or --output, worded for the user."""
 
 
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-
-
 def _latest_version(model_dir: Path) -> Path | None:
     versions = [p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").exists()]
     return max(versions, key=lambda p: int(p.name)) if versions else None
 
 
+def _keras_translator(generator):
+    """uint8 [H, W, 3] -> uint8 [H, W, 3] through a Keras generator, with the export's processing."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tf_cyclegan import serving
+
+    fn = tf.function(lambda x: serving.translate_uint8(generator, x),
+                     input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
+    return lambda image: np.asarray(fn(image[None]))[0]
+
+
 def open_model(path: str | os.PathLike, direction: str = "a2b"):
     """A function uint8 [H, W, 3] -> uint8 [H, W, 3], and a description of what was loaded."""
-    import numpy as np
 
     p = Path(path)
     if p.is_file() and p.suffix == ".tflite":
@@ -61,29 +70,22 @@ def open_model(path: str | os.PathLike, direction: str = "a2b"):
         import keras
 
         import tf_cyclegan.layers  # noqa: F401  (registers ReflectionPadding2D for deserialisation)
-        from tf_cyclegan import serving
 
         try:  # safe_mode (the default, stated here on purpose) refuses Lambda layers and pickled code
             generator = keras.saving.load_model(str(p), compile=False, safe_mode=True)
         except Exception as e:
-            raise TranslateError(f"--model {p}: refused or unreadable Keras file ({_first_line(e)})") from None
-        fn = tf.function(lambda x: serving.translate_uint8(generator, x),
-                         input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
-        return (lambda image: np.asarray(fn(image[None]))[0]), f"Keras model {p}"
+            raise TranslateError(f"--model {p}: refused or unreadable Keras file ({first_line(e)})") from None
+        return _keras_translator(generator), f"Keras model {p}"
 
     if p.is_dir() and not (p / "saved_model.pb").exists():
         if (p / "config.json").is_file() and (p / "checkpoints").is_dir():
-            from tf_cyclegan import serving
             from tf_cyclegan.export import ExportError, load_generators
 
             try:
                 _, generators, names, checkpoint = load_generators(p)
             except ExportError as e:
                 raise TranslateError(str(e)) from None
-            generator = generators[direction]
-            fn = tf.function(lambda x: serving.translate_uint8(generator, x),
-                             input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
-            return (lambda image: np.asarray(fn(image[None]))[0]), f"run {p} ({checkpoint}, {direction})"
+            return _keras_translator(generators[direction]), f"run {p} ({checkpoint}, {direction})"
         if (p / direction).is_dir():
             p = p / direction
         version = _latest_version(p)
@@ -96,7 +98,7 @@ def open_model(path: str | os.PathLike, direction: str = "a2b"):
     try:
         signature = tf.saved_model.load(str(p)).signatures["serving_default"]
     except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
-        raise TranslateError(f"--model {p}: cannot load it as a SavedModel ({_first_line(e)})") from None
+        raise TranslateError(f"--model {p}: cannot load it as a SavedModel ({first_line(e)})") from None
     return (lambda image: signature(images=tf.constant(image[None]))["translated"].numpy()[0]), f"SavedModel {p}"
 
 
