@@ -36,6 +36,14 @@ def write_images(folder, n, size=(40, 30), seed=0, ext="png"):
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(os.path.join(folder, f"{i:03d}.{ext}"))
 
 
+def mixed_size_folder(root):
+    """trainA: 40x30, 40x30 and 49x22 (000.jpg sorts first); trainB: 24x36 twice."""
+    write_images(root / "trainA", 2, size=(40, 30), seed=1)
+    write_images(root / "trainA", 1, size=(49, 22), seed=2, ext="jpg")
+    write_images(root / "trainB", 2, size=(24, 36), seed=3)
+    return root
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     """A reference-layout dataset: trainA 5, trainB 3, testA 2, testB 2 random images."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import mixed_size_folder
 from tf_cyclegan.train import main
 
 TINY = ["--netG", "resnet_1blocks", "--ngf", "8", "--ndf", "8", "--load_size", "36", "--crop_size", "32",
@@ -54,21 +55,28 @@ def checkpoint_values(run):
     return path, {n: reader.get_tensor(n) for n in names}
 
 
-def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_folder, tmp_path):
-    common = ["--dataset", str(image_folder), "--deterministic", *TINY]
+@pytest.mark.parametrize("case", ["crops", "sizes vary, plateau"])
+def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_folder, tmp_path, case):
+    if case == "crops":
+        folder, extra, stop, end, epoch, prefixes = image_folder, [], 3, 10, 1, ()
+    else:  # images of their own sizes, one per step, and a learning rate that depends on the losses seen
+        folder, extra, stop, end = mixed_size_folder(tmp_path / "mixed"), ["--preprocess", "none", "--lr_policy",
+                                                                             "plateau"], 4, 6
+        epoch, prefixes = 2, ("lr_plateau/", "pool_x/sizes")
+    common = ["--dataset", str(folder), "--deterministic", *TINY, *extra]
     run_cli(*common, "--output", str(tmp_path / "straight"))
-    first = run_cli(*common, "--output", str(tmp_path / "resumed"), "--max_steps", "3")
-    assert "Paused at step 3 of 10" in first
+    first = run_cli(*common, "--output", str(tmp_path / "resumed"), "--max_steps", str(stop))
+    assert f"Paused at step {stop} of {end}" in first
     second = run_cli(*common, "--output", str(tmp_path / "resumed"))
-    assert "Resuming from" in second and "ckpt-3 (step 3, epoch 1)" in second
+    assert "Resuming from" in second and f"ckpt-{stop} (step {stop}, epoch {epoch})" in second
 
     straight_path, straight = checkpoint_values(tmp_path / "straight")
     resumed_path, resumed = checkpoint_values(tmp_path / "resumed")
-    assert straight_path.endswith("ckpt-10") and resumed_path.endswith("ckpt-10")
+    assert straight_path.endswith(f"ckpt-{end}") and resumed_path.endswith(f"ckpt-{end}")
     assert straight.keys() == resumed.keys()
     for name, value in straight.items():  # weights, Adam moments, pools, RNG and counters
         assert np.array_equal(value, resumed[name]), f"{name} differs after resume"
-    for prefix in ("optimizer_G/", "optimizer_D/", "pool_x/", "pool_y/", "rng/", "step/"):
+    for prefix in ("optimizer_G/", "optimizer_D/", "pool_x/", "pool_y/", "rng/", "step/", *prefixes):
         assert any(name.startswith(prefix) for name in straight), prefix
 
     # The networks restore on their own from either checkpoint (as export will), to the same weights.

@@ -82,3 +82,16 @@ def test_reference_commands_carry_over():
                                             True)
     assert Config(epoch_count=300).errors() == ["--epoch_count 300 is past the last epoch (--n_epochs + "
                                                 "--n_epochs_decay = 200)"]
+
+
+def test_every_reference_preprocess_mode_and_lr_policy_is_accepted():
+    for mode in ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"):
+        assert parse_config(["--preprocess", mode]).preprocess == mode
+    assert parse_config(["--lr_policy", "plateau"]).lr_policy == "plateau"
+    # Without a crop, crop_size only sizes the sample grids, so it need not fit in load_size.
+    assert Config(preprocess="none", crop_size=300).errors() == []
+    assert Config(preprocess="scale_width", crop_size=300).errors() == []
+    assert Config(preprocess="scale_width_and_crop", crop_size=296).errors() == [
+        "--crop_size 296 is larger than --load_size 286: with scale_width_and_crop the crop must fit in the "
+        "resized image"]
+    assert [Config(preprocess=m).crops for m in ("crop", "none", "scale_width")] == [True, False, False]

@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from conftest import tiny_config, write_images
+from conftest import mixed_size_folder, tiny_config, write_images
 from tf_cyclegan import data
 from tf_cyclegan.data import DatasetError, Unpaired, decode, folder_domains, load_domains, load_resized
 
@@ -262,3 +262,68 @@ def test_every_preprocess_mode_gives_crop_size_batches(tmp_path, preprocess, siz
     config = tiny_config(preprocess=preprocess)
     for x, y in take(Unpaired.from_domains(folder_domains(tmp_path), config).train_dataset(config), 2):
         assert x.shape == y.shape == (1, 32, 32, 3)
+
+
+def reference_make_power_2(width, height, base=4):
+    """junyanz/pytorch-CycleGAN-and-pix2pix data/base_dataset.py __make_power_2 (its --preprocess none)."""
+    return int(round(width / base) * base), int(round(height / base) * base)
+
+
+def reference_scale_width(width, height, target, crop):
+    """The reference's __scale_width."""
+    if width == target and height >= crop:
+        return width, height
+    return target, int(max(target * height / width, crop))
+
+
+@pytest.mark.parametrize("width, height", [(256, 256), (500, 333), (30, 42), (10, 6), (257, 258), (1023, 17)])
+def test_preprocessed_sizes_follow_the_reference(width, height):
+    from tf_cyclegan.data import preprocessed_size
+
+    none = tiny_config(preprocess="none")
+    assert preprocessed_size(width, height, none) == reference_make_power_2(width, height)
+    width_only = tiny_config(preprocess="scale_width", load_size=36)
+    w, h = reference_scale_width(width, height, 36, 32)
+    assert preprocessed_size(width, height, width_only) == (36, round(h / 4) * 4)  # rounded: see the docstring
+    with_crop = tiny_config(preprocess="scale_width_and_crop", load_size=36)
+    assert preprocessed_size(width, height, with_crop) == reference_scale_width(width, height, 36, 32)
+    assert preprocessed_size(width, height, tiny_config()) == (36, 36)
+    unet = tiny_config(preprocess="none", netG="unet_128", crop_size=128)
+    assert preprocessed_size(width, height, unet) == tuple(max(round(s / 128), 1) * 128 for s in (width, height))
+
+
+def test_no_crop_modes_keep_each_images_own_rounded_size(tmp_path):
+    folder = mixed_size_folder(tmp_path)
+    config = tiny_config(preprocess="none", no_flip=True, serial_batches=True)
+    unpaired = Unpaired.from_domains(folder_domains(folder), config)
+    assert unpaired.image_shape is None and unpaired.max_shape == (36, 48)
+    shapes = [(x.shape, y.shape) for x, y in take(unpaired.train_dataset(config), 3)]
+    assert shapes == [((1, 24, 48, 3), (1, 36, 24, 3)), ((1, 32, 40, 3), (1, 36, 24, 3)),  # 000.jpg, 000.png,
+                      ((1, 32, 40, 3), (1, 36, 24, 3))]  # 001.png
+    x, _ = take(unpaired.train_dataset(config), 2)[1]
+    original = np.asarray(Image.open(folder / "trainA" / "000.png").resize((40, 32), Image.BICUBIC))
+    assert np.array_equal(np.round((x[0] + 1) * 127.5).astype(np.uint8), original)
+
+    scale_width = tiny_config(preprocess="scale_width", load_size=40)
+    unpaired = Unpaired.from_domains(folder_domains(folder), scale_width)
+    assert unpaired.max_shape == (60, 40)  # 24x36 -> 40x60
+    for x, y in take(unpaired.train_dataset(scale_width), 4):
+        assert x.shape[2] == y.shape[2] == 40 and x.shape[1] % 4 == 0 and y.shape[1] == 60
+
+
+def test_images_of_different_sizes_cannot_share_a_batch(tmp_path):
+    folder = mixed_size_folder(tmp_path)
+    with pytest.raises(DatasetError, match=r"--preprocess none: the training images have 3 sizes after "
+                                           r"preprocessing \(48x24, 40x32, 24x36\).*use --batch_size 1"):
+        Unpaired.from_domains(folder_domains(folder), tiny_config(preprocess="none", batch_size=2))
+
+
+def test_no_crop_images_of_one_size_batch_at_their_own_shape(tmp_path):
+    for split in ("trainA", "trainB"):
+        write_images(tmp_path / split, 4, size=(42, 29))
+    config = tiny_config(preprocess="none", batch_size=2)
+    unpaired = Unpaired.from_domains(folder_domains(tmp_path), config)
+    assert unpaired.image_shape == unpaired.max_shape == (28, 40)  # 42 -> 40: Python's round(10.5) is 10
+    dataset = unpaired.train_dataset(config)
+    assert dataset.element_spec[0].shape.as_list() == [2, 28, 40, 3]
+    assert all(x.shape == y.shape == (2, 28, 40, 3) for x, y in take(dataset, 2))

@@ -46,3 +46,23 @@ def test_pool_state_survives_a_checkpoint(tmp_path):
     tf.train.Checkpoint(pool=restored, rng=rng2).read(path).assert_consumed()
     assert ids(restored.images) == ids(pool.images) and int(restored.count) == int(pool.count) == 2
     assert ids(restored.query(images([8, 9]), rng2)) == ids(pool.query(images([8, 9]), rng))
+
+
+def test_variable_size_pool_returns_each_image_at_its_own_size(tmp_path):
+    pool, rng = ImagePool(2, (6, 8, 1), variable_size=True), tf.random.Generator.from_seed(3)
+    shapes = [(4, 8), (6, 4), (2, 2)] + [(2 * (i % 3) + 2, 4 + 4 * (i % 2)) for i in range(60)]
+    seen, swapped = {}, 0
+    for value, (h, w) in enumerate(shapes, start=1):
+        image = tf.fill([1, h, w, 1], float(value))
+        seen[value] = (h, w)
+        (out,) = pool.query(image, rng).numpy()
+        (got,) = set(out.ravel())  # one image, never mixed with another's padding
+        assert out.shape[:2] == seen[int(got)]
+        swapped += int(got) != value
+    assert 15 < swapped < 45
+    stored = {int(pool.images[i, 0, 0, 0]): tuple(pool.sizes[i].numpy()) for i in range(2)}
+    assert all(seen[v] == size for v, size in stored.items())
+    path = tf.train.Checkpoint(pool=pool).write(str(tmp_path / "ckpt"))
+    restored = ImagePool(2, (6, 8, 1), variable_size=True)
+    tf.train.Checkpoint(pool=restored).read(path).assert_consumed()
+    assert np.array_equal(restored.sizes, pool.sizes) and np.array_equal(restored.images, pool.images)

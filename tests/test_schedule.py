@@ -50,6 +50,55 @@ def test_make_schedule_follows_the_config():
 
     assert isinstance(make_schedule(Config(lr_policy="step"), 10), StepDecay)
     assert isinstance(make_schedule(Config(lr_policy="cosine"), 10), CosineDecay)
+    from tf_cyclegan.schedule import PlateauDecay
+
+    assert isinstance(make_schedule(Config(lr_policy="plateau", lr=0.001), 10), PlateauDecay)
     linear = make_schedule(Config(epoch_count=51), 10)
     assert isinstance(linear, LinearDecay) and linear.epoch_count == 51
     assert Config(epoch_count=51).total_epochs == 150
+
+
+def test_plateau_policy_lowers_the_rate_as_pytorchs_reduce_lr_on_plateau():
+    """The reference's ReduceLROnPlateau(factor=0.2, threshold=0.01, patience=5), fed the same epoch means."""
+    import numpy as np
+    import torch
+
+    from tf_cyclegan.schedule import PlateauDecay
+
+    rng = np.random.default_rng(0)
+    # Falling, then flat within the 1% threshold, then noisy, then falling again: several reductions.
+    means = [*np.linspace(5.0, 2.0, 8), *(2.0 - 0.005 * rng.random(12)), *(2.0 + rng.random(10)),
+             *np.linspace(1.9, 0.5, 6), *([0.5] * 40)]
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0002)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.2, threshold=0.01,
+                                                           patience=5)
+    plateau = PlateauDecay(lr=0.0002)
+    lowered = 0
+    for mean in means:
+        for value in (mean - 1.0, mean + 1.0):  # two steps per epoch whose mean is `mean`
+            plateau.observe(value)
+        reference.step(mean)
+        new_rate = plateau.end_epoch()
+        lowered += new_rate is not None
+        assert float(plateau(0)) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-6)
+        assert int(plateau.bad_epochs) == reference.num_bad_epochs
+    # PyTorch stops lowering once a reduction would change the rate by less than 1e-8.
+    assert lowered >= 5 and optimizer.param_groups[0]["lr"] < 0.0002 * 0.2 ** 4
+    assert plateau.end_epoch() is None and int(plateau.loss_count) == 0  # an epoch with no finite step
+
+
+def test_plateau_state_lives_in_the_checkpoint(tmp_path):
+    import tensorflow as tf
+
+    from tf_cyclegan.schedule import PlateauDecay
+
+    plateau = PlateauDecay(lr=1.0, patience=0)
+    for loss in (3.0, 3.0, 2.5):
+        plateau.observe(loss)
+        plateau.end_epoch()
+    plateau.observe(7.0)  # mid-epoch
+    path = tf.train.Checkpoint(plateau=plateau).write(str(tmp_path / "ckpt"))
+    restored = PlateauDecay(lr=1.0, patience=0)
+    tf.train.Checkpoint(plateau=restored).read(path).assert_consumed()
+    assert float(restored(0)) == pytest.approx(0.2) and float(restored.best) == 2.5
+    assert (float(restored.loss_sum), int(restored.loss_count)) == (7.0, 1)

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from conftest import tiny_config
 from tf_cyclegan.data import folder_domains
-from tf_cyclegan.trainer import LOG_NAMES, LOSS_NAMES, CycleGAN, RunError, train
+from tf_cyclegan.trainer import GENERATOR_LOSSES, LOG_NAMES, LOSS_NAMES, CycleGAN, RunError, train
 
 _yy, _xx = np.mgrid[0:32, 0:32] / 31.0
 REAL_X = tf.constant(np.stack([_xx, _yy, _xx * _yy], -1)[None].astype("float32") * 2 - 1)  # smooth ramps
@@ -80,6 +80,17 @@ def read_events(folder):
     return tags
 
 
+def read_scalars(folder):
+    """{tag: {step: value}} of the scalar summaries."""
+    scalars = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    scalars.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    return scalars
+
+
 def test_a_run_leaves_checkpoints_config_samples_and_tensorboard(image_folder, tmp_path):
     config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"))
     lines = []
@@ -145,3 +156,30 @@ def test_batches_larger_than_one_train_with_per_image_pool_semantics():
     for _ in range(2):
         assert bool(model.train_step(x, -x)["finite"])
     assert int(model.pool_x.count) == 4 and int(model.pool_y.count) == 4  # 6 fakes offered, pool of 4
+
+
+def test_plateau_policy_judges_each_epoch_by_its_mean_generator_loss(image_folder, tmp_path):
+    config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), lr_policy="plateau", n_samples=0)
+    run = train(config, log=lambda line: None)
+    scalars = read_scalars(run / "logs")  # 5 steps per epoch, 2 epochs
+    means = [np.mean([sum(scalars[k][s] for k in GENERATOR_LOSSES) for s in range(5 * e + 1, 5 * e + 6)])
+             for e in (0, 1)]
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run / "checkpoints")))
+    state = {n: reader.get_tensor(f"lr_plateau/{n}/.ATTRIBUTES/VARIABLE_VALUE")
+             for n in ("best", "bad_epochs", "loss_count", "scale")}
+    improved = means[1] < 0.99 * means[0]
+    assert state["best"] == pytest.approx(means[1] if improved else means[0], rel=1e-9)
+    assert (state["bad_epochs"], state["loss_count"], state["scale"]) == (0 if improved else 1, 0, 1.0)
+    assert list(scalars["lr"].values()) == pytest.approx([0.0002] * 10)
+
+
+def test_images_of_different_sizes_train_one_per_step_with_one_trace():
+    model = CycleGAN(tiny_config(pool_size=2), steps_per_epoch=100, image_shape=(48, 40), variable_size=True)
+    sizes = [(32, 40), (48, 24), (24, 24), (32, 40), (40, 36)]
+    for h, w in sizes:
+        x = tf.image.resize(REAL_X, [h, w])
+        logs = model.train_step(x, tf.image.resize(REAL_Y, [48 - h + 24, 40]))
+        assert bool(logs["finite"])
+    assert model.train_step.experimental_get_tracing_count() == 1
+    stored = {tuple(s) for s in model.pool_y.sizes.numpy()}  # fakes of Y come from X images
+    assert stored <= set(sizes) and int(model.pool_y.count) == 2

@@ -13,11 +13,11 @@ import re
 from typing import Any
 
 GAN_MODES = ("lsgan", "vanilla", "wgangp")
-LR_POLICIES = ("linear", "step", "cosine")
+LR_POLICIES = ("linear", "step", "plateau", "cosine")
 NET_D = ("basic", "n_layers", "pixel")
 NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
-PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop")
+PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")
 DIRECTIONS = ("AtoB", "BtoA")
 RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
 UNET_DOWNS = {"unet_256": 8, "unet_128": 7}  # netG -> number of stride-2 downsamplings
@@ -49,8 +49,10 @@ class Config:
     load_size: int = _opt(286, "resize images to this size (bicubic) ...")
     crop_size: int = _opt(256, "... then random-crop to this size")
     preprocess: str = _opt("resize_and_crop", "resize_and_crop: resize to load_size, crop; "
-                           "scale_width_and_crop: width to load_size (aspect kept), crop; crop: crop only",
-                           choices=PREPROCESS)
+                           "scale_width_and_crop: width to load_size (aspect kept), crop; crop: crop only; "
+                           "scale_width: width to load_size, no crop; none: as it is. Without a crop, sides "
+                           "are rounded to a multiple of 4 (unet: 256 or 128), and images of different "
+                           "sizes need --batch_size 1", choices=PREPROCESS)
     no_flip: bool = _opt(False, "no random horizontal flip")
     serial_batches: bool = _opt(False, "take images in order instead of at random (the reference's flag)")
     direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=DIRECTIONS)
@@ -80,7 +82,9 @@ class Config:
     n_epochs_decay: int = _opt(100, "epochs of linear decay of the learning rate to zero", resumable=True)
     epoch_count: int = _opt(1, "the epoch training starts at, as the reference's: epochs epoch_count .. "
                             "n_epochs + n_epochs_decay are trained, and the linear policy counts from it")
-    lr_policy: str = _opt("linear", "learning-rate policy", choices=LR_POLICIES)
+    lr_policy: str = _opt("linear", "learning-rate policy: linear (constant, then linear decay), step, "
+                          "plateau (x0.2 after 5 epochs without a 1 percent improvement of the epoch's mean "
+                          "generator loss) or cosine", choices=LR_POLICIES)
     lr_decay_iters: int = _opt(50, "--lr_policy step: multiply the rate by 0.1 every this many epochs")
     batch_size: int = _opt(1, "images per domain per step")
     seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")
@@ -99,6 +103,11 @@ class Config:
                               "is skipped without an update)", resumable=True)
 
     # -- derived --------------------------------------------------------------------------------
+    @property
+    def crops(self) -> bool:
+        """Whether --preprocess takes a random crop_size crop (else images keep their own size)."""
+        return "crop" in self.preprocess
+
     @property
     def total_epochs(self) -> int:
         return self.n_epochs + self.n_epochs_decay - (self.epoch_count - 1)
@@ -132,7 +141,7 @@ class Config:
             errs.append(f"--max_bad_fraction: must be between 0 and 1, got {self.max_bad_fraction}")
         if not 0 <= self.beta1 < 1:
             errs.append(f"--beta1: must be in [0, 1), got {self.beta1}")
-        if self.preprocess != "crop" and self.crop_size > self.load_size:
+        if self.preprocess in ("resize_and_crop", "scale_width_and_crop") and self.crop_size > self.load_size:
             errs.append(f"--crop_size {self.crop_size} is larger than --load_size {self.load_size}: "
                         f"with {self.preprocess} the crop must fit in the resized image")
         if self.crop_size % size_multiple(self.netG):

@@ -21,7 +21,7 @@ import tensorflow as tf
 from PIL import Image
 
 from tf_cyclegan.cli import first_line
-from tf_cyclegan.config import Config
+from tf_cyclegan.config import Config, size_multiple
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 SPLITS = ("trainA", "trainB", "testA", "testB")
@@ -54,24 +54,38 @@ def load_resized(item: str | bytes, size: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def load_for_crop(item: str | bytes, preprocess: str, load_size: int, crop_size: int) -> np.ndarray:
-    """The image as --preprocess prepares it before the random crop (bicubic, as the reference):
-    resize_and_crop: load_size x load_size; scale_width_and_crop: width load_size, aspect kept;
-    crop: as it is. Images smaller than the crop are resized up (aspect kept), never a crash."""
+def preprocessed_size(width: int, height: int, config: Config) -> tuple[int, int]:
+    """(width, height) of an image after --preprocess resizes it, before any crop; bicubic, as the
+    reference. resize_and_crop: load_size square; scale_width[_and_crop]: width load_size, height kept in
+    proportion but at least crop_size; crop and none: as it is. Modes that crop resize an image smaller
+    than the crop up (aspect kept) instead of failing; modes that do not crop round each side to a multiple
+    the generator accepts (the reference's make_power_2 for none, which scale_width lacks there)."""
+    load, crop = config.load_size, config.crop_size
+    if config.preprocess == "resize_and_crop":
+        return load, load
+    if config.preprocess in ("scale_width", "scale_width_and_crop"):
+        if width != load or height < crop:
+            width, height = load, int(max(load * height / width, crop))
+    if config.crops:
+        scale = max(1.0, crop / min(width, height))
+        return max(round(width * scale), crop), max(round(height * scale), crop)
+    multiple = size_multiple(config.netG)
+    return tuple(max(round(side / multiple), 1) * multiple for side in (width, height))
+
+
+def load_preprocessed(item: str | bytes, config: Config) -> np.ndarray:
+    """(height, width, 3) uint8: the image as --preprocess prepares it before any random crop."""
     image = decode(item)
-    w, h = image.size
-    if preprocess == "resize_and_crop":
-        size = (load_size, load_size)
-    elif preprocess == "scale_width_and_crop":
-        size = (load_size, max(round(load_size * h / w), crop_size))
-    elif preprocess == "crop":
-        scale = max(1.0, crop_size / min(w, h))
-        size = (max(round(w * scale), crop_size), max(round(h * scale), crop_size))
-    else:
-        raise ValueError(f"preprocess must be resize_and_crop, scale_width_and_crop or crop, got {preprocess!r}")
+    size = preprocessed_size(*image.size, config)
     if image.size != size:
         image = image.resize(size, Image.BICUBIC)
     return np.asarray(image, dtype=np.uint8)
+
+
+def image_size(item: str | bytes) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels."""
+    with Image.open(io.BytesIO(item) if isinstance(item, bytes) else item) as image:
+        return image.size
 
 
 def check_image(item: str | bytes, max_pixels: int) -> str | None:
@@ -102,6 +116,11 @@ class ImageList:
 
     def load(self, index: int, size: int) -> np.ndarray:
         return load_resized(self.items[index], size)
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """(width, height) of every image, from the headers, read in parallel threads."""
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            return list(pool.map(image_size, self.items))
 
     def capped(self, n: int | None) -> "ImageList":
         return self if n is None else ImageList(self.name, self.items[:n])
@@ -297,6 +316,26 @@ def load_domains(dataset: str, data_dir: str | None = None) -> Domains:
 
 
 # -- the unpaired pipeline -------------------------------------------------------------------------
+def training_shapes(x: ImageList, y: ImageList, config: Config):
+    """(the (height, width) of every training image, or None when sizes vary; the largest one).
+
+    Modes that crop give crop_size squares. The others keep each image's own (rounded) size, read from
+    the headers; images of different sizes can only be trained one per step, as in the reference.
+    """
+    if config.crops:
+        return (config.crop_size, config.crop_size), (config.crop_size, config.crop_size)
+    shapes = sorted({preprocessed_size(w, h, config)[::-1] for w, h in x.sizes() + y.sizes()})
+    largest = (max(h for h, _ in shapes), max(w for _, w in shapes))
+    if len(shapes) == 1:
+        return shapes[0], largest
+    if config.batch_size > 1:
+        examples = ", ".join(f"{w}x{h}" for h, w in shapes[:3]) + (", ..." if len(shapes) > 3 else "")
+        raise DatasetError(f"--preprocess {config.preprocess}: the training images have {len(shapes)} sizes "
+                           f"after preprocessing ({examples}), which cannot share a batch; use --batch_size "
+                           "1, or a --preprocess mode that crops")
+    return None, largest
+
+
 @dataclasses.dataclass
 class Unpaired:
     """Domain X and domain Y of a run (A and B, swapped by --direction BtoA) and the epoch geometry."""
@@ -308,6 +347,8 @@ class Unpaired:
     name_x: str
     name_y: str
     steps_per_epoch: int
+    image_shape: tuple[int, int] | None  # (height, width) of every training image; None: they vary
+    max_shape: tuple[int, int]  # the largest (height, width), which the image pools hold
 
     @classmethod
     def from_domains(cls, domains: Domains, config: Config) -> "Unpaired":
@@ -321,7 +362,8 @@ class Unpaired:
         if steps < 1:
             raise DatasetError(f"--batch_size {config.batch_size} is larger than the dataset "
                                f"({max(len(a), len(b))} images per domain)")
-        return cls(a, b, test_a, test_b, names[0], names[1], steps)
+        image_shape, max_shape = training_shapes(a, b, config)
+        return cls(a, b, test_a, test_b, names[0], names[1], steps, image_shape, max_shape)
 
     def train_dataset(self, config: Config, start_step: int = 0) -> tf.data.Dataset:
         """Batches (real_x, real_y) in [-1, 1] for every step from start_step to the end of training."""
@@ -342,16 +384,17 @@ class Unpaired:
             return ix, iy, g
 
         def load(images: ImageList, index):
-            image = tf.numpy_function(
-                lambda i: load_for_crop(images.items[int(i)], config.preprocess, config.load_size, config.crop_size),
-                [index], tf.uint8, stateful=False)
-            image.set_shape([None, None, 3])
+            image = tf.numpy_function(lambda i: load_preprocessed(images.items[int(i)], config), [index],
+                                      tf.uint8, stateful=False)
+            image.set_shape([None, None, 3] if config.crops or self.image_shape is None
+                            else [*self.image_shape, 3])
             return image
 
         def preprocess(image, counter):
             # Seeds (seed, 4g+1..3) never collide with the one pick() uses for Y, (seed, 4g).
-            image = tf.image.stateless_random_crop(image, [config.crop_size, config.crop_size, 3],
-                                                   seed=tf.stack([seed, counter]))
+            if config.crops:
+                image = tf.image.stateless_random_crop(image, [config.crop_size, config.crop_size, 3],
+                                                       seed=tf.stack([seed, counter]))
             if not config.no_flip:
                 image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([seed, counter + 1]))
             return tf.cast(image, tf.float32) / 127.5 - 1.0

@@ -1,4 +1,5 @@
-"""The reference's learning-rate policies (linear, step, cosine) as pure functions of the step.
+"""The reference's learning-rate policies: linear, step and cosine as pure functions of the step; plateau,
+which depends on the losses seen, with its state in variables that the run's checkpoint holds.
 
 The reference steps its schedulers once per epoch; so do these: the rate is constant within an epoch.
 """
@@ -75,7 +76,59 @@ class CosineDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"lr": self.lr, "n_epochs": self.n_epochs, "steps_per_epoch": self.steps_per_epoch}
 
 
-def make_schedule(config, steps_per_epoch: int) -> keras.optimizers.schedules.LearningRateSchedule:
+class PlateauDecay(tf.Module):
+    """--lr_policy plateau: PyTorch's ReduceLROnPlateau(mode="min", factor=0.2, threshold=0.01, patience=5),
+    the reference's settings, fed the mean generator loss of each epoch (the reference feeds it a constant
+    0, so its rate falls every 6 epochs whatever the losses do).
+
+    Everything it remembers (the scale, the best mean, the bad epochs, this epoch's running sum) is a
+    tf.Variable, so a run resumed mid-epoch lowers the rate exactly when an unbroken run would.
+    """
+
+    def __init__(self, lr: float, factor: float = 0.2, threshold: float = 0.01, patience: int = 5,
+                 eps: float = 1e-8, name: str = "plateau"):
+        super().__init__(name=name)
+        self.lr, self.factor, self.threshold, self.patience, self.eps = (
+            float(lr), float(factor), float(threshold), int(patience), float(eps))
+        variable = lambda value, dtype, name: tf.Variable(value, dtype=dtype, trainable=False, name=name)  # noqa: E731
+        self.scale = variable(1.0, tf.float64, "scale")
+        self.best = variable(math.inf, tf.float64, "best")
+        self.bad_epochs = variable(0, tf.int64, "bad_epochs")
+        self.loss_sum = variable(0.0, tf.float64, "loss_sum")
+        self.loss_count = variable(0, tf.int64, "loss_count")
+
+    def __call__(self, step):
+        return tf.cast(self.lr * self.scale, tf.float32)
+
+    def observe(self, loss: float):
+        """Add one (finite) step's generator loss to this epoch's mean."""
+        self.loss_sum.assign_add(float(loss))
+        self.loss_count.assign_add(1)
+
+    def end_epoch(self) -> float | None:
+        """Take the epoch's mean as ReduceLROnPlateau.step(mean) does; the new rate if it fell, else None."""
+        count = int(self.loss_count)
+        if count == 0:  # every step of the epoch was skipped: nothing to judge
+            return None
+        mean = float(self.loss_sum) / count
+        self.loss_sum.assign(0.0)
+        self.loss_count.assign(0)
+        if mean < float(self.best) * (1.0 - self.threshold):
+            self.best.assign(mean)
+            self.bad_epochs.assign(0)
+        else:
+            self.bad_epochs.assign_add(1)
+        if int(self.bad_epochs) <= self.patience:
+            return None
+        self.bad_epochs.assign(0)
+        old = self.lr * float(self.scale)
+        if old - old * self.factor <= self.eps:  # PyTorch stops lowering a rate this small
+            return None
+        self.scale.assign(float(self.scale) * self.factor)
+        return self.lr * float(self.scale)
+
+
+def make_schedule(config, steps_per_epoch: int):
     """The schedule --lr_policy names, with the run's numbers."""
     if config.lr_policy == "linear":
         return LinearDecay(config.lr, config.n_epochs, config.n_epochs_decay, steps_per_epoch, config.epoch_count)
@@ -83,4 +136,6 @@ def make_schedule(config, steps_per_epoch: int) -> keras.optimizers.schedules.Le
         return StepDecay(config.lr, config.lr_decay_iters, steps_per_epoch)
     if config.lr_policy == "cosine":
         return CosineDecay(config.lr, config.n_epochs, steps_per_epoch)
-    raise ValueError(f"lr_policy must be linear, step or cosine, got {config.lr_policy!r}")
+    if config.lr_policy == "plateau":
+        return PlateauDecay(config.lr)
+    raise ValueError(f"lr_policy must be linear, step, plateau or cosine, got {config.lr_policy!r}")

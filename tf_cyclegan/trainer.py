@@ -29,11 +29,12 @@ from tf_cyclegan.image_pool import ImagePool
 from tf_cyclegan.losses import adversarial_loss, discriminator_loss, gradient_penalty, l1_loss
 from tf_cyclegan.models import build_discriminator, build_generator, generator_options
 from tf_cyclegan.samples import sample_grid, save_png
-from tf_cyclegan.schedule import make_schedule
+from tf_cyclegan.schedule import PlateauDecay, make_schedule
 
 LOSS_NAMES = ("loss_G", "loss_F", "loss_cycle_x", "loss_cycle_y", "loss_idt_x", "loss_idt_y",
               "loss_D_X", "loss_D_Y")
 LOG_NAMES = LOSS_NAMES + ("lr", "finite")
+GENERATOR_LOSSES = LOSS_NAMES[:6]  # what optimizer_G minimises: their sum
 
 
 class RunError(Exception):
@@ -51,7 +52,11 @@ class TrainingInterrupted(Exception):
 class CycleGAN:
     """G: X -> Y, F: Y -> X, D_X judges X, D_Y judges Y (the paper's names)."""
 
-    def __init__(self, config: Config, steps_per_epoch: int):
+    def __init__(self, config: Config, steps_per_epoch: int, image_shape: tuple[int, int] | None = None,
+                 variable_size: bool = False):
+        """image_shape: (height, width) of the training images (default: crop_size square). With
+        variable_size, the largest of them: images of any size up to it come one per step, and the step
+        is compiled once for all sizes."""
         self.config = config
         keras.utils.set_random_seed(config.seed)
         self.G, self.F = (build_generator(**generator_options(config), name=name) for name in ("G", "F"))
@@ -61,6 +66,7 @@ class CycleGAN:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.schedule = make_schedule(config, steps_per_epoch)
+        self.plateau = self.schedule if isinstance(self.schedule, PlateauDecay) else None
         # The LR follows our step counter, which also counts skipped (non-finite) steps, not the
         # optimizers' update counters. PyTorch's Adam epsilon (1e-8), not Keras' (1e-7), as the reference.
         learning_rate = lambda: self.schedule(self.step)  # noqa: E731
@@ -69,16 +75,18 @@ class CycleGAN:
         # Build the moments now so a checkpoint restores into them at once, not on first use.
         self.optimizer_G.build(self.generator_variables)
         self.optimizer_D.build(self.discriminator_variables)
-        image_shape = (config.crop_size, config.crop_size, 3)
-        self.pool_x = ImagePool(config.pool_size, image_shape, name="pool_x")
-        self.pool_y = ImagePool(config.pool_size, image_shape, name="pool_y")
+        pool_shape = (*(image_shape or (config.crop_size, config.crop_size)), 3)
+        self.pool_x = ImagePool(config.pool_size, pool_shape, name="pool_x", variable_size=variable_size)
+        self.pool_y = ImagePool(config.pool_size, pool_shape, name="pool_y", variable_size=variable_size)
         self.rng = tf.random.Generator.from_seed(config.seed)
         self.saved_config = tf.Variable(config.to_json(), trainable=False, name="config")
         self.checkpoint = tf.train.Checkpoint(
             G=self.G, F=self.F, D_X=self.D_X, D_Y=self.D_Y, optimizer_G=self.optimizer_G,
             optimizer_D=self.optimizer_D, pool_x=self.pool_x, pool_y=self.pool_y, rng=self.rng,
-            step=self.step, epoch=self.epoch, config=self.saved_config)
-        self.train_step = tf.function(self._train_step)
+            step=self.step, epoch=self.epoch, config=self.saved_config,
+            **({"lr_plateau": self.plateau} if self.plateau else {}))
+        any_size = [tf.TensorSpec([1, None, None, 3], tf.float32)] * 2
+        self.train_step = tf.function(self._train_step, input_signature=any_size if variable_size else None)
 
     @property
     def generator_variables(self):
@@ -239,7 +247,7 @@ def train(config: Config, domains=None, log=print) -> Path:
     log(f"Checked {n_images} images in {time.perf_counter() - started:.1f} s"
         + (f": {n_bad} unreadable, skipped and listed in {run / 'data_report.tsv'}" if n_bad else ": all readable"))
 
-    model = CycleGAN(config, data.steps_per_epoch)
+    model = CycleGAN(config, data.steps_per_epoch, data.max_shape, variable_size=data.image_shape is None)
     checkpoints = CheckpointFolder(model.checkpoint, run / "checkpoints", config.keep_checkpoints, model.step,
                                    log=log)
     restored = checkpoints.restore()
@@ -292,6 +300,8 @@ def train(config: Config, domains=None, log=print) -> Path:
                 values = {k: float(v) for k, v in logs.items()}
                 if finite:
                     nonfinite = 0
+                    if model.plateau:
+                        model.plateau.observe(sum(v for k, v in values.items() if k in GENERATOR_LOSSES))
                 else:
                     nonfinite += 1
                     bad = ", ".join(f"{k}={v}" for k, v in values.items() if not np.isfinite(v)) or "a gradient"
@@ -307,6 +317,9 @@ def train(config: Config, domains=None, log=print) -> Path:
                 bar.update(1)
                 if finite and (step % config.print_freq == 0 or step == end):
                     _summaries(writer, values, step)
+                if model.plateau and step % data.steps_per_epoch == 0 and (lr := model.plateau.end_epoch()):
+                    tqdm.write(f"epoch {epoch}: the mean generator loss has not improved by 1% for "
+                               f"{model.plateau.patience + 1} epochs; learning rate lowered to {lr:.3g}")
                 if nonfinite:  # no checkpoint inside a run of skipped steps: resume from before it
                     pass
                 elif step % data.steps_per_epoch == 0:
