@@ -67,6 +67,7 @@ def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_
     run_cli(*common, "--output", str(tmp_path / "straight"))
     first = run_cli(*common, "--output", str(tmp_path / "resumed"), "--max_steps", str(stop))
     assert f"Paused at step {stop} of {end}" in first
+    assert ("image sizes vary (up to 48x36 after --preprocess none): one image per step" in first) == bool(extra)
     second = run_cli(*common, "--output", str(tmp_path / "resumed"))
     assert "Resuming from" in second and f"ckpt-{stop} (step {stop}, epoch {epoch})" in second
 

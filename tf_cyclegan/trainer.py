@@ -217,6 +217,15 @@ def _write(path: Path, text: str):
         raise RunError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+def _shape_note(config: Config, data: Unpaired) -> str:
+    if config.crops:
+        return ""
+    if data.image_shape:
+        return f"; every image is {data.image_shape[1]}x{data.image_shape[0]} after --preprocess {config.preprocess}"
+    return (f"; image sizes vary (up to {data.max_shape[1]}x{data.max_shape[0]} after --preprocess "
+            f"{config.preprocess}): one image per step")
+
+
 def train(config: Config, domains=None, log=print) -> Path:
     """Train (or resume) the run in config.output; returns the run folder.
 
@@ -243,7 +252,8 @@ def train(config: Config, domains=None, log=print) -> Path:
     total_steps = config.total_epochs * data.steps_per_epoch
     log(f"Data: {domains.description}: {len(data.x)} {data.name_x} (X) and {len(data.y)} {data.name_y} (Y) "
         f"training images; {data.steps_per_epoch} steps per epoch, {config.total_epochs} epochs, "
-        f"{total_steps} steps" + (f"; {domains.ignored} non-image files ignored" if domains.ignored else ""))
+        f"{total_steps} steps" + _shape_note(config, data)
+        + (f"; {domains.ignored} non-image files ignored" if domains.ignored else ""))
     log(f"Checked {n_images} images in {time.perf_counter() - started:.1f} s"
         + (f": {n_bad} unreadable, skipped and listed in {run / 'data_report.tsv'}" if n_bad else ": all readable"))
 
