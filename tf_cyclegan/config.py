@@ -90,6 +90,8 @@ class Config:
     seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")
     deterministic: bool = _opt(False, "deterministic TF ops (bitwise-reproducible, a little slower)",
                                resumable=True)
+    jit_compile: bool = _opt(False, "compile the train step with XLA (see README, Performance; not with "
+                             "images of varying sizes)", resumable=True)
     # Run folder and logging.
     output: str | None = _opt(None, "run folder (default: runs/<dataset name>)", resumable=True)
     print_freq: int = _opt(100, "log losses to TensorBoard every N steps", resumable=True)

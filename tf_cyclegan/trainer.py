@@ -86,7 +86,9 @@ class CycleGAN:
             step=self.step, epoch=self.epoch, config=self.saved_config,
             **({"lr_plateau": self.plateau} if self.plateau else {}))
         any_size = [tf.TensorSpec([1, None, None, 3], tf.float32)] * 2
-        self.train_step = tf.function(self._train_step, input_signature=any_size if variable_size else None)
+        # XLA compiles one program per input shape, so images of varying sizes run without it.
+        self.train_step = tf.function(self._train_step, input_signature=any_size if variable_size else None,
+                                      jit_compile=bool(config.jit_compile and not variable_size) or None)
 
     @property
     def generator_variables(self):
