@@ -139,7 +139,9 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
     import tensorflow as tf
 
     from tf_cyclegan import serving
+    from tf_cyclegan.lite import lite_generator
 
+    generator = lite_generator(generator)
     archive = keras.export.ExportArchive()  # no track(): see saved_model_archive
     archive.add_endpoint("serving_default", lambda images: {"translated": serving.translate_uint8(generator, images)},
                          input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")])

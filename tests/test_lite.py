@@ -1,0 +1,34 @@
+"""The TFLite-friendly copy of a generator computes what the training network computes."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_cyclegan.layers import ReflectionPadding2D
+from tf_cyclegan.lite import InstanceNorm4D, SlicedReflectionPadding2D, lite_generator
+from tf_cyclegan.models import build_generator
+
+
+@pytest.mark.parametrize("padding", [1, 2, 3])
+def test_sliced_reflection_padding_is_reflection_padding(padding):
+    x = tf.random.uniform([2, 7, 9, 4])
+    assert np.array_equal(SlicedReflectionPadding2D(padding)(x), ReflectionPadding2D(padding)(x))
+
+
+def test_4d_instance_norm_equals_group_norm_with_one_channel_per_group():
+    import keras
+
+    x = tf.random.normal([2, 9, 11, 6]) * 3 + 1
+    expected = keras.layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=1e-5)(x)
+    np.testing.assert_allclose(InstanceNorm4D(1e-5)(x), expected, atol=2e-5)
+
+
+@pytest.mark.parametrize("netG", ["resnet_2blocks", "unet_128"])
+def test_lite_generator_keeps_the_weights_and_the_outputs(netG):
+    G = build_generator(netG, ngf=8)
+    lite = lite_generator(G)
+    kinds = {type(layer).__name__ for layer in lite.layers}
+    assert "GroupNormalization" not in kinds and "ReflectionPadding2D" not in kinds
+    assert lite.count_params() == G.count_params() and lite.size_multiple == G.size_multiple
+    x = tf.random.uniform([1, 128, 128, 3], -1, 1)
+    np.testing.assert_allclose(lite(x), G(x), atol=1e-4)

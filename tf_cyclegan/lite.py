@@ -1,0 +1,70 @@
+"""The generator rewritten for TFLite: the same function, in ops that XNNPACK runs.
+
+Two layers of the training network convert badly. GroupNormalization reshapes to 5-D with a shape
+computed at run time (SHAPE, STRIDED_SLICE, PACK, RESHAPE around every norm) and takes its moments over
+three axes; reflection padding becomes MIRROR_PAD, which XNNPACK does not run, so the delegated graph is cut
+into pieces at every residual block. Here instance norm takes 4-D moments over (H, W) and reflection padding
+is a concatenation of one-pixel slices. Measured on the paper generator at 256x256 (2 threads): 1.13 s ->
+0.84 s, where the same network without any normalisation takes 0.73 s.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from tf_cyclegan.layers import ReflectionPadding2D
+
+
+class InstanceNorm4D(keras.layers.Layer):
+    """GroupNormalization(groups=-1, center=False, scale=False) on NHWC images, as 4-D ops."""
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, x):
+        centred = x - ops.mean(x, axis=[1, 2], keepdims=True)
+        variance = ops.mean(ops.square(centred), axis=[1, 2], keepdims=True)
+        return centred * ops.rsqrt(variance + self.epsilon)
+
+
+class SlicedReflectionPadding2D(keras.layers.Layer):
+    """ReflectionPadding2D as slices and concatenations (the mirrored rows, then the mirrored columns)."""
+
+    def __init__(self, padding: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, x):
+        p = self.padding
+        for axis in (1, 2):
+            def row(i):  # the i-th row (or column) along the axis, negative from the far edge
+                index = [slice(None)] * 4
+                index[axis] = slice(i, i + 1 if i != -1 else None)
+                return x[tuple(index)]
+
+            x = ops.concatenate([row(i) for i in range(p, 0, -1)] + [x] + [row(-1 - i) for i in range(1, p + 1)],
+                                axis=axis)
+        return x
+
+
+def _is_instance_norm(layer) -> bool:
+    return (isinstance(layer, keras.layers.GroupNormalization) and not layer.center and not layer.scale
+            and layer.groups in (-1, layer.input.shape[-1]))  # Keras stores -1 as the channel count
+
+
+def _lite_layer(layer):
+    if _is_instance_norm(layer):
+        return InstanceNorm4D(layer.epsilon, name=layer.name)
+    if isinstance(layer, ReflectionPadding2D):
+        return SlicedReflectionPadding2D(layer.padding, name=layer.name)
+    return layer.__class__.from_config(layer.get_config())
+
+
+def lite_generator(generator: keras.Model) -> keras.Model:
+    """A copy of the generator, with its weights, built from layers that convert well to TFLite."""
+    clone = keras.models.clone_model(generator, clone_function=_lite_layer)
+    clone.set_weights(generator.get_weights())
+    clone.size_multiple = getattr(generator, "size_multiple", 4)
+    return clone
