@@ -1,7 +1,6 @@
 """Import of reference PyTorch generators: the reference architecture is rebuilt here in PyTorch, given random
 weights, saved with the reference's key names, converted, and must give the same outputs."""
 
-import functools
 import pickle
 import sys
 import zipfile
@@ -12,78 +11,7 @@ import pytest
 from tf_cyclegan.from_torch import ConversionError, convert, main, read_state_dict
 
 torch = pytest.importorskip("torch", reason="PyTorch is in the test extra; the safe reader is tested below too")
-nn = torch.nn
-
-
-# -- the reference architectures, in PyTorch (module paths must be the reference's) -------------------
-class ResnetBlock(nn.Module):
-    def __init__(self, dim, norm, use_dropout, use_bias):
-        super().__init__()
-        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm(dim), nn.ReLU(True)]
-        if use_dropout:
-            layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm(dim)]
-        self.conv_block = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return x + self.conv_block(x)
-
-
-class ResnetGenerator(nn.Module):
-    def __init__(self, ngf, n_blocks, norm, use_dropout=False):
-        super().__init__()
-        use_bias = norm.func == nn.InstanceNorm2d
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7, bias=use_bias), norm(ngf), nn.ReLU(True)]
-        for mult in (1, 2):
-            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
-                       norm(ngf * mult * 2), nn.ReLU(True)]
-        layers += [ResnetBlock(ngf * 4, norm, use_dropout, use_bias) for _ in range(n_blocks)]
-        for mult in (4, 2):
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
-                                          bias=use_bias), norm(ngf * mult // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
-        self.model = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.model(x)
-
-
-class UnetBlock(nn.Module):
-    def __init__(self, outer_nc, inner_nc, norm, input_nc=None, submodule=None, outermost=False, innermost=False):
-        super().__init__()
-        self.outermost = outermost
-        use_bias = norm.func == nn.InstanceNorm2d
-        down = nn.Conv2d(input_nc or outer_nc, inner_nc, 4, stride=2, padding=1, bias=use_bias)
-        if outermost:
-            layers = [down, submodule, nn.ReLU(True), nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1), nn.Tanh()]
-        elif innermost:
-            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True),
-                      nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=use_bias), norm(outer_nc)]
-        else:
-            layers = [nn.LeakyReLU(0.2, True), down, norm(inner_nc), submodule, nn.ReLU(True),
-                      nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=use_bias), norm(outer_nc)]
-        self.model = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
-
-
-class UnetGenerator(nn.Module):
-    def __init__(self, num_downs, ngf, norm):
-        super().__init__()
-        block = UnetBlock(ngf * 8, ngf * 8, norm, innermost=True)
-        for _ in range(num_downs - 5):
-            block = UnetBlock(ngf * 8, ngf * 8, norm, submodule=block)
-        for outer, inner in ((4, 8), (2, 4), (1, 2)):
-            block = UnetBlock(ngf * outer, ngf * inner, norm, submodule=block)
-        self.model = UnetBlock(3, ngf, norm, input_nc=3, submodule=block, outermost=True)
-
-    def forward(self, x):
-        return self.model(x)
-
-
-INSTANCE = functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
-BATCH = functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+from tf_cyclegan.torch_reference import BATCH, INSTANCE, ResnetGenerator, UnetGenerator  # noqa: E402
 
 
 def randomised(net, seed):

@@ -23,7 +23,8 @@ from tf_cyclegan.cli import add_dataclass_options, fail, first_line
 
 PROG = "python -m tf_cyclegan.bench"
 RESULT = "BENCH_RESULT "  # a worker's one line of JSON on stdout starts with this
-SECTIONS = ("machine", "train", "pipeline", "inference")
+SECTIONS = ("machine", "train", "reference", "pipeline", "inference")
+DEFAULT_SECTIONS = ("machine", "train", "pipeline", "inference")  # the reference is slow: ask for it
 INFERENCE = ("keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic")
 
 
@@ -40,7 +41,8 @@ class BenchOptions:
     infer_size: int = dataclasses.field(default=256, metadata={"help": "inference image size"})
     dataset: str = dataclasses.field(default="seasons", metadata={"help": "dataset for the pipeline timing"})
     only: str = dataclasses.field(default="", metadata={
-        "help": f"comma-separated sections to run ({', '.join(SECTIONS)}); default: all"})
+        "help": f"comma-separated sections to run ({', '.join(SECTIONS)}); default: all but reference, "
+                "the PyTorch reference's iteration timed on this machine (needs PyTorch)"})
     json: bool = dataclasses.field(default=False, metadata={"help": "one JSON object per line"})
 
 
@@ -108,6 +110,24 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
             "tflop": flops / 1e12, "gflop_s": flops / timing["median_s"] / 1e9}
 
 
+def measure_reference(options: BenchOptions, batch_size: int) -> dict:
+    """The same iteration in the reference's PyTorch code, with as many threads as cores."""
+    from tf_cyclegan.config import RESNET
+
+    match = RESNET.match(options.netG)
+    if not match:
+        raise ValueError(f"the reference timing covers the ResNet generators, not {options.netG}")
+    import torch
+
+    from tf_cyclegan.torch_reference import time_reference_step
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    times = time_reference_step(options.size, batch_size, options.iters, int(match.group(1)), options.ngf)
+    median = statistics.median(times)
+    return {"batch_size": batch_size, "median_s": median, "min_s": min(times), "iters": options.iters,
+            "images_s": 2 * batch_size / median, "torch": torch.__version__}
+
+
 def measure_pipeline(options: BenchOptions) -> dict:
     """Decode, resize, crop and flip alone, as fast as tf.data delivers them."""
     from tf_cyclegan.config import Config
@@ -164,6 +184,8 @@ def run_worker(spec: dict) -> dict:
         result = measure_machine(options)
     elif kind == "train":
         result = measure_train(options, spec["batch_size"])
+    elif kind == "reference":
+        result = measure_reference(options, spec["batch_size"])
     elif kind == "pipeline":
         result = measure_pipeline(options)
     elif kind == "export":
@@ -201,6 +223,11 @@ def describe(record: dict) -> str:
                 f"{record['min_s']:.2f} min; trace + first {record['trace_and_first_s']:.1f} s; "
                 f"{record['images_s']:.2f} images/s; {record['tflop']:.3f} TFLOP/iter, {record['gflop_s']:.0f} "
                 f"GFLOP/s" + (f" ({peak:.0%} of matmul)" if peak else "") + rss)
+    if kind == "reference":
+        ours = record.get("ours_vs_reference")
+        return (f"PyTorch reference (torch {record['torch']}) {record['size']}x{record['size']} {record['netG']} "
+                f"batch {record['batch_size']}: {record['median_s']:.2f} s/iter median, {record['min_s']:.2f} min"
+                + (f"; ours takes {ours:.2f}x its time" if ours else "") + rss)
     if kind == "pipeline":
         ratio = record.get("x_training")
         return (f"input pipeline ({record['dataset']}): {record['images_s']:.0f} images/s"
@@ -212,8 +239,8 @@ def describe(record: dict) -> str:
 
 
 def run(options: BenchOptions, emit) -> list[dict]:
-    sections = [s for s in options.only.split(",") if s] or list(SECTIONS)
-    records, matmul, training_images_s = [], None, None
+    sections = [s for s in options.only.split(",") if s] or list(DEFAULT_SECTIONS)
+    records, matmul, training_images_s, ours = [], None, None, {}
     tag = {"size": options.size, "netG": options.netG, "ngf": options.ngf, "jit_compile": options.jit_compile}
 
     def add(record):
@@ -229,6 +256,13 @@ def run(options: BenchOptions, emit) -> list[dict]:
             if matmul and "gflop_s" in record:
                 record["of_matmul_peak"] = record["gflop_s"] / matmul
             training_images_s = training_images_s or record.get("images_s")
+            ours[batch_size] = record.get("median_s")
+            add(record)
+    if "reference" in sections:
+        for batch_size in (int(b) for b in options.batch_sizes.split(",")):
+            record = {**spawn("reference", options, batch_size=batch_size), **tag}
+            if ours.get(batch_size) and "median_s" in record:
+                record["ours_vs_reference"] = ours[batch_size] / record["median_s"]
             add(record)
     if "pipeline" in sections:
         record = {**spawn("pipeline", options), "size": options.size}
@@ -253,7 +287,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        print(RESULT + json.dumps(run_worker(json.loads(args.worker))), flush=True)
+        spec = json.loads(args.worker)
+        try:
+            result = run_worker(spec)
+        except (ImportError, ValueError) as e:  # PyTorch missing, a network the reference timing lacks
+            result = {"bench": spec["kind"], "error": first_line(e)}
+        print(RESULT + json.dumps(result), flush=True)
         return 0
     options = BenchOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(BenchOptions)})
     unknown = [s for s in options.only.split(",") if s and s not in SECTIONS]

@@ -58,6 +58,7 @@ class CycleGAN:
         variable_size, the largest of them: images of any size up to it come one per step, and the step
         is compiled once for all sizes."""
         self.config = config
+        self.batch_passes = config.norm != "batch" and not variable_size
         keras.utils.set_random_seed(config.seed)
         self.G, self.F = (build_generator(**generator_options(config), name=name) for name in ("G", "F"))
         self.D_X, self.D_Y = (build_discriminator(config.netD, config.ndf, config.n_layers_D, norm=config.norm,
@@ -98,13 +99,24 @@ class CycleGAN:
     def discriminator_variables(self):
         return self.D_X.trainable_variables + self.D_Y.trainable_variables
 
+    def _passes(self, net, *images):
+        """net(images[0]), net(images[1]), ...: in one call on the concatenated batch where that computes the
+        same thing (norms per image, so not batch norm; equal sizes), which is faster per image (measured:
+        a resnet_9blocks forward and backward at 128x128 takes 0.49 s for one image, 0.71 s for two)."""
+        if len(images) == 1 or not self.batch_passes:
+            return [net(x, training=True) for x in images]
+        return tf.split(net(tf.concat(images, axis=0), training=True), len(images), axis=0)
+
     def _train_step(self, real_x, real_y):
         c = self.config
         with tf.GradientTape(persistent=True) as tape:
-            # 1. Translate each domain to the other and back.
-            fake_y = self.G(real_x, training=True)
+            # 1. Translate each domain to the other and back; for the identity loss each generator also
+            #    sees its own target domain. Passes that can share a call do (see _passes): G's first,
+            #    then all of F's, then G's last.
+            identity = c.lambda_identity > 0
+            fake_y, *same_y = self._passes(self.G, real_x, *([real_y] if identity else []))
+            fake_x, *same_x = self._passes(self.F, real_y, *([real_x] if identity else []))
             cycled_x = self.F(fake_y, training=True)
-            fake_x = self.F(real_y, training=True)
             cycled_y = self.G(fake_x, training=True)
             # 2. Generators: fool the discriminators, and come back to where they started.
             loss_G = adversarial_loss(self.D_Y(fake_y, training=True), True, c.gan_mode)
@@ -112,21 +124,17 @@ class CycleGAN:
             loss_cycle_x = c.lambda_A * l1_loss(cycled_x, real_x)
             loss_cycle_y = c.lambda_B * l1_loss(cycled_y, real_y)
             # 3. Identity: a generator given an image of its target domain should leave it alone.
-            if c.lambda_identity > 0:
-                same_y = self.G(real_y, training=True)
-                same_x = self.F(real_x, training=True)
-                loss_idt_y = c.lambda_B * c.lambda_identity * l1_loss(same_y, real_y)
-                loss_idt_x = c.lambda_A * c.lambda_identity * l1_loss(same_x, real_x)
+            if identity:
+                loss_idt_y = c.lambda_B * c.lambda_identity * l1_loss(same_y[0], real_y)
+                loss_idt_x = c.lambda_A * c.lambda_identity * l1_loss(same_x[0], real_x)
             else:
                 loss_idt_x = loss_idt_y = tf.constant(0.0)
             loss_generators = loss_G + loss_F + loss_cycle_x + loss_cycle_y + loss_idt_x + loss_idt_y
             # 4. Discriminators: real images against fakes drawn from the history pools.
             pooled_fake_y, next_pool_y = self.pool_y.propose(tf.stop_gradient(fake_y), self.rng)
             pooled_fake_x, next_pool_x = self.pool_x.propose(tf.stop_gradient(fake_x), self.rng)
-            loss_D_Y = discriminator_loss(self.D_Y(real_y, training=True),
-                                          self.D_Y(pooled_fake_y, training=True), c.gan_mode)
-            loss_D_X = discriminator_loss(self.D_X(real_x, training=True),
-                                          self.D_X(pooled_fake_x, training=True), c.gan_mode)
+            loss_D_Y = discriminator_loss(*self._passes(self.D_Y, real_y, pooled_fake_y), c.gan_mode)
+            loss_D_X = discriminator_loss(*self._passes(self.D_X, real_x, pooled_fake_x), c.gan_mode)
             if c.gan_mode == "wgangp":  # WGAN-GP: keep the critics 1-Lipschitz between real and fake
                 loss_D_Y += gradient_penalty(self.D_Y, real_y, pooled_fake_y, self.rng.uniform([real_y.shape[0]]))
                 loss_D_X += gradient_penalty(self.D_X, real_x, pooled_fake_x, self.rng.uniform([real_x.shape[0]]))

@@ -1,0 +1,178 @@
+"""The reference's CycleGAN in PyTorch (junyanz/pytorch-CycleGAN-and-pix2pix, rebuilt from its
+architecture, with its module paths so state-dict keys match): the networks for the from_torch parity tests,
+and its training iteration for `python -m tf_cyclegan.bench --only reference`, so that our speed is compared
+with the reference's on the same machine. Needs PyTorch (the `torch` extra).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import torch
+
+nn = torch.nn
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, dim, norm, use_dropout, use_bias):
+        super().__init__()
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm(dim), nn.ReLU(True)]
+        if use_dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=use_bias), norm(dim)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    def __init__(self, ngf, n_blocks, norm, use_dropout=False):
+        super().__init__()
+        use_bias = norm.func == nn.InstanceNorm2d
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7, bias=use_bias), norm(ngf), nn.ReLU(True)]
+        for mult in (1, 2):
+            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
+                       norm(ngf * mult * 2), nn.ReLU(True)]
+        layers += [ResnetBlock(ngf * 4, norm, use_dropout, use_bias) for _ in range(n_blocks)]
+        for mult in (4, 2):
+            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                          bias=use_bias), norm(ngf * mult // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class UnetBlock(nn.Module):
+    def __init__(self, outer_nc, inner_nc, norm, input_nc=None, submodule=None, outermost=False, innermost=False):
+        super().__init__()
+        self.outermost = outermost
+        use_bias = norm.func == nn.InstanceNorm2d
+        down = nn.Conv2d(input_nc or outer_nc, inner_nc, 4, stride=2, padding=1, bias=use_bias)
+        if outermost:
+            layers = [down, submodule, nn.ReLU(True), nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1), nn.Tanh()]
+        elif innermost:
+            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True),
+                      nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=use_bias), norm(outer_nc)]
+        else:
+            layers = [nn.LeakyReLU(0.2, True), down, norm(inner_nc), submodule, nn.ReLU(True),
+                      nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=use_bias), norm(outer_nc)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
+
+
+class UnetGenerator(nn.Module):
+    def __init__(self, num_downs, ngf, norm):
+        super().__init__()
+        block = UnetBlock(ngf * 8, ngf * 8, norm, innermost=True)
+        for _ in range(num_downs - 5):
+            block = UnetBlock(ngf * 8, ngf * 8, norm, submodule=block)
+        for outer, inner in ((4, 8), (2, 4), (1, 2)):
+            block = UnetBlock(ngf * outer, ngf * inner, norm, submodule=block)
+        self.model = UnetBlock(3, ngf, norm, input_nc=3, submodule=block, outermost=True)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+INSTANCE = functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+BATCH = functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+
+
+class NLayerDiscriminator(nn.Module):
+    """The 70x70 PatchGAN (n_layers=3)."""
+
+    def __init__(self, ndf, norm, n_layers=3):
+        super().__init__()
+        use_bias = norm.func == nn.InstanceNorm2d
+        layers, mult = [nn.Conv2d(3, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)], 1
+        for n in range(1, n_layers + 1):
+            previous, mult = mult, min(2**n, 8)
+            layers += [nn.Conv2d(ndf * previous, ndf * mult, 4, stride=2 if n < n_layers else 1, padding=1,
+                                 bias=use_bias), norm(ndf * mult), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class ImagePool:
+    """The reference's history of fakes (a Python list)."""
+
+    def __init__(self, size):
+        self.size, self.images = size, []
+
+    def query(self, images):
+        out = []
+        for image in images:
+            image = image[None]
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif torch.rand(1).item() > 0.5:
+                i = int(torch.randint(0, self.size, (1,)).item())
+                out.append(self.images[i].clone())
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out, 0)
+
+
+class ReferenceCycleGAN:
+    """cycle_gan_model.py's optimize_parameters: G and F updated on LSGAN + cycle + identity losses, then
+    D_X and D_Y on real images against pooled fakes; Adam(2e-4, beta1 0.5)."""
+
+    def __init__(self, ngf=64, n_blocks=9, ndf=64, lambda_cycle=10.0, lambda_identity=0.5):
+        self.G, self.F = (ResnetGenerator(ngf, n_blocks, INSTANCE) for _ in range(2))
+        self.D_X, self.D_Y = (NLayerDiscriminator(ndf, INSTANCE) for _ in range(2))
+        self.pool_x, self.pool_y = ImagePool(50), ImagePool(50)
+        self.optimizer_G = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=2e-4,
+                                            betas=(0.5, 0.999))
+        self.optimizer_D = torch.optim.Adam([*self.D_X.parameters(), *self.D_Y.parameters()], lr=2e-4,
+                                            betas=(0.5, 0.999))
+        self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
+
+    @staticmethod
+    def gan_loss(prediction, real):
+        return nn.functional.mse_loss(prediction, torch.full_like(prediction, 1.0 if real else 0.0))
+
+    def step(self, real_x, real_y):
+        fake_y, fake_x = self.G(real_x), self.F(real_y)
+        cycled_x, cycled_y = self.F(fake_y), self.G(fake_x)
+        for net in (self.D_X, self.D_Y):
+            net.requires_grad_(False)
+        self.optimizer_G.zero_grad()
+        l1, lam, idt = nn.functional.l1_loss, self.lambda_cycle, self.lambda_identity
+        loss = (self.gan_loss(self.D_Y(fake_y), True) + self.gan_loss(self.D_X(fake_x), True)
+                + lam * (l1(cycled_x, real_x) + l1(cycled_y, real_y))
+                + lam * idt * (l1(self.G(real_y), real_y) + l1(self.F(real_x), real_x)))
+        loss.backward()
+        self.optimizer_G.step()
+        for net in (self.D_X, self.D_Y):
+            net.requires_grad_(True)
+        self.optimizer_D.zero_grad()
+        for D, real, fake in ((self.D_Y, real_y, self.pool_y.query(fake_y)),
+                              (self.D_X, real_x, self.pool_x.query(fake_x))):
+            loss_D = 0.5 * (self.gan_loss(D(real), True) + self.gan_loss(D(fake.detach()), False))
+            loss_D.backward()
+        self.optimizer_D.step()
+
+
+def time_reference_step(size: int, batch_size: int, iters: int, n_blocks: int = 9, ngf: int = 64) -> list[float]:
+    """Seconds of each timed iteration, after one warm-up iteration."""
+    torch.manual_seed(0)
+    model = ReferenceCycleGAN(ngf, n_blocks, ngf)
+    real_x, real_y = (torch.rand(batch_size, 3, size, size) * 2 - 1 for _ in range(2))
+    model.step(real_x, real_y)
+    times = []
+    for _ in range(iters):
+        started = time.perf_counter()
+        model.step(real_x, real_y)
+        times.append(time.perf_counter() - started)
+    return times
