@@ -35,7 +35,7 @@ def test_flops_are_counted_from_the_graph():
 def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     args = ["--size", "32", "--ngf", "8", "--netG", "resnet_1blocks", "--iters", "2", "--infer_size", "24",
-            "--batch_sizes", "1,2", "--json"]
+            "--batch_sizes", "1,2", "--json", "--only", "machine,train,reference,pipeline,inference"]
     result = subprocess.run([sys.executable, "-m", "tf_cyclegan.bench", *args], capture_output=True, text=True,
                             env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -52,6 +52,9 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
         assert record["gflop_s"] == pytest.approx(record["tflop"] * 1e3 / record["median_s"])
         assert record["peak_rss_mib"] > 100
     assert two["tflop"] == pytest.approx(2 * one["tflop"], rel=0.02)  # FLOPs follow the batch
+    for ours, reference in zip((one, two), by_kind["reference"]):  # the PyTorch reference, same sizes
+        assert reference["batch_size"] == ours["batch_size"] and reference["median_s"] > 0
+        assert reference["ours_vs_reference"] == pytest.approx(ours["median_s"] / reference["median_s"])
     pipeline = by_kind["pipeline"][0]
     assert pipeline["x_training"] == pytest.approx(pipeline["images_s"] / one["images_s"])
     assert by_kind["export"][0]["export_s"] > 0
@@ -63,4 +66,4 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
 def test_bench_flags_are_checked_before_anything_runs():
     result = subprocess.run([sys.executable, "-m", "tf_cyclegan.bench", "--only", "train,gpu"],
                             capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2 and "--only: gpu is not one of machine, train, pipeline, inference" in result.stderr
+    assert result.returncode == 2 and "--only: gpu is not one of machine, train, reference, pipeline, inference" in result.stderr

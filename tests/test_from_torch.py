@@ -118,3 +118,16 @@ def test_cli_writes_the_export_artifacts(tmp_path):
         expected = reference(x).numpy().transpose(0, 2, 3, 1)
     expected = np.clip(np.round((expected + 1) * 127.5), 0, 255)
     assert np.abs(served["translated"].numpy().astype(int) - expected).max() <= 1
+
+
+def test_the_benchmarks_reference_networks_have_the_reference_sizes():
+    from tf_cyclegan.models import build_discriminator
+    from tf_cyclegan.torch_reference import NLayerDiscriminator, time_reference_step
+
+    def count(net):
+        return sum(p.numel() for p in net.parameters())
+
+    assert count(NLayerDiscriminator(64, INSTANCE)) == build_discriminator().count_params() == 2_764_737
+    assert count(ResnetGenerator(64, 9, INSTANCE)) == 11_378_179
+    times = time_reference_step(size=32, batch_size=2, iters=2, n_blocks=1, ngf=8)
+    assert len(times) == 2 and all(t > 0 for t in times)

@@ -183,3 +183,14 @@ def test_images_of_different_sizes_train_one_per_step_with_one_trace():
     assert model.train_step.experimental_get_tracing_count() == 1
     stored = {tuple(s) for s in model.pool_y.sizes.numpy()}  # fakes of Y come from X images
     assert stored <= set(sizes) and int(model.pool_y.count) == 2
+
+
+def test_passes_sharing_a_call_compute_what_separate_calls_compute():
+    """Instance norm is per image, so G(concat[a, b]) is [G(a), G(b)]: batching the passes is only speed."""
+    shared, separate = (CycleGAN(tiny_config(seed=3), steps_per_epoch=100) for _ in range(2))
+    separate.batch_passes = False  # read when the step is traced
+    assert shared.batch_passes and not CycleGAN(tiny_config(norm="batch"), steps_per_epoch=1).batch_passes
+    for _ in range(3):
+        a, b = shared.train_step(REAL_X, REAL_Y), separate.train_step(REAL_X, REAL_Y)
+        for name in LOSS_NAMES:
+            assert float(a[name]) == pytest.approx(float(b[name]), rel=1e-4, abs=1e-6), name
