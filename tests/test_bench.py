@@ -54,6 +54,7 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
     assert two["tflop"] == pytest.approx(2 * one["tflop"], rel=0.02)  # FLOPs follow the batch
     for ours, reference in zip((one, two), by_kind["reference"]):  # the PyTorch reference, same sizes
         assert reference["batch_size"] == ours["batch_size"] and reference["median_s"] > 0
+        assert reference["inference_size"] == 24 and reference["inference_median_s"] > 0
         assert reference["ours_vs_reference"] == pytest.approx(ours["median_s"] / reference["median_s"])
     pipeline = by_kind["pipeline"][0]
     assert pipeline["x_training"] == pytest.approx(pipeline["images_s"] / one["images_s"])

@@ -119,13 +119,16 @@ def measure_reference(options: BenchOptions, batch_size: int) -> dict:
         raise ValueError(f"the reference timing covers the ResNet generators, not {options.netG}")
     import torch
 
-    from tf_cyclegan.torch_reference import time_reference_step
+    from tf_cyclegan.torch_reference import time_reference_inference, time_reference_step
 
     torch.set_num_threads(os.cpu_count() or 1)
-    times = time_reference_step(options.size, batch_size, options.iters, int(match.group(1)), options.ngf)
+    blocks = int(match.group(1))
+    times = time_reference_step(options.size, batch_size, options.iters, blocks, options.ngf)
     median = statistics.median(times)
+    inference = time_reference_inference(options.infer_size, options.iters, blocks, options.ngf)
     return {"batch_size": batch_size, "median_s": median, "min_s": min(times), "iters": options.iters,
-            "images_s": 2 * batch_size / median, "torch": torch.__version__}
+            "images_s": 2 * batch_size / median, "torch": torch.__version__,
+            "inference_size": options.infer_size, "inference_median_s": statistics.median(inference)}
 
 
 def measure_pipeline(options: BenchOptions) -> dict:
@@ -227,7 +230,9 @@ def describe(record: dict) -> str:
         ours = record.get("ours_vs_reference")
         return (f"PyTorch reference (torch {record['torch']}) {record['size']}x{record['size']} {record['netG']} "
                 f"batch {record['batch_size']}: {record['median_s']:.2f} s/iter median, {record['min_s']:.2f} min"
-                + (f"; ours takes {ours:.2f}x its time" if ours else "") + rss)
+                + (f"; ours takes {ours:.2f}x its time" if ours else "")
+                + f"; its generator inference at {record['inference_size']}x{record['inference_size']}: "
+                f"{record['inference_median_s']:.3f} s" + rss)
     if kind == "pipeline":
         ratio = record.get("x_training")
         return (f"input pipeline ({record['dataset']}): {record['images_s']:.0f} images/s"

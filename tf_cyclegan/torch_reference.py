@@ -176,3 +176,18 @@ def time_reference_step(size: int, batch_size: int, iters: int, n_blocks: int = 
         model.step(real_x, real_y)
         times.append(time.perf_counter() - started)
     return times
+
+
+def time_reference_inference(size: int, iters: int, n_blocks: int = 9, ngf: int = 64) -> list[float]:
+    """Seconds of each timed generator forward pass (no gradients, eval mode), after one warm-up pass."""
+    torch.manual_seed(0)
+    G = ResnetGenerator(ngf, n_blocks, INSTANCE).eval()
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    times = []
+    with torch.no_grad():
+        G(x)
+        for _ in range(iters):
+            started = time.perf_counter()
+            G(x)
+            times.append(time.perf_counter() - started)
+    return times
