@@ -111,8 +111,7 @@ class CycleGAN:
         c = self.config
         with tf.GradientTape(persistent=True) as tape:
             # 1. Translate each domain to the other and back; for the identity loss each generator also
-            #    sees its own target domain. Passes that can share a call do (see _passes): G's first,
-            #    then all of F's, then G's last.
+            #    sees its own target domain, in the same call as its first pass (see _passes).
             identity = c.lambda_identity > 0
             fake_y, *same_y = self._passes(self.G, real_x, *([real_y] if identity else []))
             fake_x, *same_x = self._passes(self.F, real_y, *([real_x] if identity else []))
