@@ -82,8 +82,10 @@ def measure_machine(options: BenchOptions) -> dict:
     a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
     matmul = tf.function(lambda: tf.matmul(a, b))
     timing = _timings(lambda: matmul().numpy(), max(options.iters, 5))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    cpu = platform.processor()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
     return {"cpu": cpu, "cores": os.cpu_count(), "tensorflow": tf.__version__,
             "matmul_gflop_s": 2 * n**3 / timing["min_s"] / 1e9}
 
