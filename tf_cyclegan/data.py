@@ -117,10 +117,14 @@ class ImageList:
     def load(self, index: int, size: int) -> np.ndarray:
         return load_resized(self.items[index], size)
 
-    def sizes(self) -> list[tuple[int, int]]:
-        """(width, height) of every image, from the headers, read in parallel threads."""
+    def _map(self, fn) -> list:
+        """fn over every item in parallel threads (Pillow releases the GIL while it reads and decodes)."""
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            return list(pool.map(image_size, self.items))
+            return list(pool.map(fn, self.items))
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """(width, height) of every image, from the headers."""
+        return self._map(image_size)
 
     def capped(self, n: int | None) -> "ImageList":
         return self if n is None else ImageList(self.name, self.items[:n])
@@ -131,8 +135,7 @@ class ImageList:
 
     def checked(self, max_pixels: int) -> tuple["ImageList", list[tuple[str, str]]]:
         """(the usable images, [(file, reason)] for the others), decoding in parallel threads."""
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            reasons = list(pool.map(lambda item: check_image(item, max_pixels), self.items))
+        reasons = self._map(lambda item: check_image(item, max_pixels))
         good = [item for item, reason in zip(self.items, reasons) if reason is None]
         bad = [(self.label(i), reason) for i, reason in enumerate(reasons) if reason is not None]
         return ImageList(self.name, good), bad

@@ -39,14 +39,17 @@ class SlicedReflectionPadding2D(keras.layers.Layer):
     def call(self, x):
         p = self.padding
         for axis in (1, 2):
-            def row(i):  # the i-th row (or column) along the axis, negative from the far edge
-                index = [slice(None)] * 4
-                index[axis] = slice(i, i + 1 if i != -1 else None)
-                return x[tuple(index)]
-
-            x = ops.concatenate([row(i) for i in range(p, 0, -1)] + [x] + [row(-1 - i) for i in range(1, p + 1)],
-                                axis=axis)
+            mirrored_before = [_line(x, axis, i) for i in range(p, 0, -1)]
+            mirrored_after = [_line(x, axis, -1 - i) for i in range(1, p + 1)]
+            x = ops.concatenate(mirrored_before + [x] + mirrored_after, axis=axis)
         return x
+
+
+def _line(x, axis: int, i: int):
+    """Row or column i (negative: from the far edge) of an NHWC tensor, keeping the axis."""
+    index = [slice(None)] * 4
+    index[axis] = slice(i, i + 1 or None)
+    return x[tuple(index)]
 
 
 def _is_instance_norm(layer) -> bool:
