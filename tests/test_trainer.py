@@ -187,9 +187,9 @@ def test_images_of_different_sizes_train_one_per_step_with_one_trace():
 
 def test_passes_sharing_a_call_compute_what_separate_calls_compute():
     """Instance norm is per image, so G(concat[a, b]) is [G(a), G(b)]: batching the passes is only speed."""
-    shared, separate = (CycleGAN(tiny_config(seed=3), steps_per_epoch=100) for _ in range(2))
-    separate.batch_passes = False  # read when the step is traced
-    assert shared.batch_passes and not CycleGAN(tiny_config(norm="batch"), steps_per_epoch=1).batch_passes
+    shared, separate = (CycleGAN(tiny_config(seed=3, low_memory=low), steps_per_epoch=100) for low in (False, True))
+    assert shared.batch_passes and not separate.batch_passes
+    assert not CycleGAN(tiny_config(norm="batch"), steps_per_epoch=1).batch_passes
     for _ in range(3):
         a, b = shared.train_step(REAL_X, REAL_Y), separate.train_step(REAL_X, REAL_Y)
         for name in LOSS_NAMES:

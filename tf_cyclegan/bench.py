@@ -38,6 +38,9 @@ class BenchOptions:
         "help": "generator (the reference's default; the paper uses resnet_6blocks at 128)"})
     ngf: int = dataclasses.field(default=64, metadata={"help": "generator and discriminator filters"})
     jit_compile: bool = dataclasses.field(default=False, metadata={"help": "time the XLA-compiled train step"})
+    low_memory: bool = dataclasses.field(default=False, metadata={"help": "time the train step with --low_memory"})
+    mixed_precision: str = dataclasses.field(default="off", metadata={
+        "help": "time the train step in this precision (off, bf16, fp16)", "choices": ("off", "bf16", "fp16")})
     infer_size: int = dataclasses.field(default=256, metadata={"help": "inference image size"})
     dataset: str = dataclasses.field(default="seasons", metadata={"help": "dataset for the pipeline timing"})
     only: str = dataclasses.field(default="", metadata={
@@ -98,7 +101,8 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
 
     tf.config.optimizer.set_experimental_options({"remapping": False})  # as the train CLI
     config = Config(netG=options.netG, ngf=options.ngf, ndf=options.ngf, crop_size=options.size,
-                    load_size=options.size, batch_size=batch_size, jit_compile=options.jit_compile)
+                    load_size=options.size, batch_size=batch_size, jit_compile=options.jit_compile,
+                    low_memory=options.low_memory, mixed_precision=options.mixed_precision)
     model = CycleGAN(config, steps_per_epoch=10**6)
     shape = [batch_size, options.size, options.size, 3]
     real_x, real_y = tf.random.uniform(shape, -1, 1, seed=1), tf.random.uniform(shape, -1, 1, seed=2)
@@ -224,7 +228,10 @@ def describe(record: dict) -> str:
     if kind == "train":
         peak = record.get("of_matmul_peak")
         return (f"train {record['size']}x{record['size']} {record['netG']} batch {record['batch_size']}"
-                f"{' (XLA)' if record['jit_compile'] else ''}: {record['median_s']:.2f} s/iter median, "
+                f"{' (XLA)' if record['jit_compile'] else ''}"
+                f"{' low-memory' if record['low_memory'] else ''}"
+                f"{'' if record['mixed_precision'] == 'off' else ' ' + record['mixed_precision']}: "
+                f"{record['median_s']:.2f} s/iter median, "
                 f"{record['min_s']:.2f} min; trace + first {record['trace_and_first_s']:.1f} s; "
                 f"{record['images_s']:.2f} images/s; {record['tflop']:.3f} TFLOP/iter, {record['gflop_s']:.0f} "
                 f"GFLOP/s" + (f" ({peak:.0%} of matmul)" if peak else "") + rss)
@@ -248,7 +255,8 @@ def describe(record: dict) -> str:
 def run(options: BenchOptions, emit) -> list[dict]:
     sections = [s for s in options.only.split(",") if s] or list(DEFAULT_SECTIONS)
     records, matmul, training_images_s, ours = [], None, None, {}
-    tag = {"size": options.size, "netG": options.netG, "ngf": options.ngf, "jit_compile": options.jit_compile}
+    tag = {"size": options.size, "netG": options.netG, "ngf": options.ngf, "jit_compile": options.jit_compile,
+           "low_memory": options.low_memory, "mixed_precision": options.mixed_precision}
 
     def add(record):
         records.append(record)

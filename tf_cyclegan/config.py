@@ -19,6 +19,7 @@ NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")
 DIRECTIONS = ("AtoB", "BtoA")
+MIXED_PRECISION = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # -> Keras dtype policy
 RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
 UNET_DOWNS = {"unet_256": 8, "unet_128": 7}  # netG -> number of stride-2 downsamplings
 GENERATORS_HELP = "resnet_<N>blocks (resnet_9blocks, resnet_6blocks), unet_256 or unet_128"
@@ -92,6 +93,12 @@ class Config:
                                resumable=True)
     jit_compile: bool = _opt(False, "compile the train step with XLA (see README, Performance; not with "
                              "images of varying sizes)", resumable=True)
+    low_memory: bool = _opt(False, "call each network once per image pass instead of once per network "
+                            "where the maths allows: about 15 percent less peak memory, a few percent slower "
+                            "(see README, Performance)", resumable=True)
+    mixed_precision: str = _opt("off", "compute in bf16 or fp16, weights and losses in float32 (Keras "
+                                "mixed precision; fp16 with dynamic loss scaling): for GPUs, see README, "
+                                "Performance; correct but slower on CPUs", choices=tuple(MIXED_PRECISION))
     # Run folder and logging.
     output: str | None = _opt(None, "run folder (default: runs/<dataset name>)", resumable=True)
     print_freq: int = _opt(100, "log losses to TensorBoard every N steps", resumable=True)

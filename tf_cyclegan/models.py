@@ -9,11 +9,25 @@ any height and width that are multiples of size_multiple(netG).
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from keras import layers
 
 from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS, size_multiple  # noqa: F401
 from tf_cyclegan.layers import ReflectionPadding2D, conv_init, norm_layer, uses_bias
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str = "float32"):
+    """Layers built inside compute in this Keras dtype policy (e.g. mixed_float16: float16 maths, float32
+    weights). Keras reads the policy when a layer is made, so the setting is restored on the way out."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 class _Builder:
