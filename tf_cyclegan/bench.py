@@ -20,6 +20,7 @@ import tempfile
 import time
 
 from tf_cyclegan.cli import add_dataclass_options, fail, first_line
+from tf_cyclegan.config import MIXED_PRECISION
 
 PROG = "python -m tf_cyclegan.bench"
 RESULT = "BENCH_RESULT "  # a worker's one line of JSON on stdout starts with this
@@ -40,7 +41,7 @@ class BenchOptions:
     jit_compile: bool = dataclasses.field(default=False, metadata={"help": "time the XLA-compiled train step"})
     low_memory: bool = dataclasses.field(default=False, metadata={"help": "time the train step with --low_memory"})
     mixed_precision: str = dataclasses.field(default="off", metadata={
-        "help": "time the train step in this precision (off, bf16, fp16)", "choices": ("off", "bf16", "fp16")})
+        "help": "time the train step in this precision", "choices": tuple(MIXED_PRECISION)})
     infer_size: int = dataclasses.field(default=256, metadata={"help": "inference image size"})
     dataset: str = dataclasses.field(default="seasons", metadata={"help": "dataset for the pipeline timing"})
     only: str = dataclasses.field(default="", metadata={

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tf_cyclegan.config import INIT_TYPES, NORMS
+
 
 @keras.saving.register_keras_serializable(package="tf_cyclegan")
 class ReflectionPadding2D(keras.layers.Layer):
@@ -30,10 +32,6 @@ class ReflectionPadding2D(keras.layers.Layer):
 def instance_norm(name: str | None = None) -> keras.layers.Layer:
     """The reference's InstanceNorm2d(affine=False): per-image, per-channel statistics, no parameters."""
     return keras.layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=1e-5, name=name)
-
-
-NORMS = ("instance", "batch", "none")
-INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 
 
 def norm_layer(norm: str, gain: float = 0.02, name: str | None = None) -> keras.layers.Layer | None:
