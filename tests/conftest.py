@@ -6,7 +6,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
+
+# Two logical CPU devices, so that MirroredStrategy has two replicas on a CPU-only machine. This must
+# happen before TensorFlow starts its runtime; other tests keep running on /cpu:0 as before.
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                           [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from tf_cyclegan.config import Config  # noqa: E402
 

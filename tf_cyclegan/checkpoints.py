@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,21 @@ class CheckpointError(Exception):
 
 
 class CheckpointFolder:
-    def __init__(self, checkpoint: tf.train.Checkpoint, folder, max_to_keep: int, step_counter, log=print):
+    """`restore`: how to load a checkpoint prefix into the run (default: checkpoint.restore, every object
+    matched). `writer=False` (a multi-worker run's non-chief workers): read the folder, but write each
+    checkpoint to a temporary folder and delete it, as TensorFlow's multi-worker recipe does."""
+
+    def __init__(self, checkpoint: tf.train.Checkpoint, folder, max_to_keep: int, step_counter, log=print,
+                 restore=None, writer: bool = True):
         self.checkpoint = checkpoint
         self.folder = Path(folder)
         self.log = log
+        self.writer = writer
+        self._restore = restore or (lambda prefix: checkpoint.restore(prefix).assert_existing_objects_matched())
+        if not writer:
+            self.scratch = tempfile.mkdtemp(prefix="tf_cyclegan_worker_checkpoint_")
+            self.manager = tf.train.CheckpointManager(checkpoint, self.scratch, max_to_keep=1)
+            return
         self.clean_stale()
         try:
             self.manager = tf.train.CheckpointManager(checkpoint, str(self.folder), max_to_keep=max_to_keep,
@@ -65,7 +77,7 @@ class CheckpointFolder:
         candidates = self.candidates()
         for prefix in candidates:
             try:
-                self.checkpoint.restore(prefix).assert_existing_objects_matched()
+                self._restore(prefix)
                 return prefix
             except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
                 self.log(f"warning: checkpoint {prefix} is unreadable ({first_line(e)}); trying the "
@@ -77,6 +89,8 @@ class CheckpointFolder:
 
     @property
     def latest(self) -> str | None:
+        if not self.writer:
+            return (self.candidates() or [None])[0]
         return self.manager.latest_checkpoint
 
     def save(self, step: int, variables) -> str:
@@ -87,7 +101,11 @@ class CheckpointFolder:
                 raise CheckpointError(f"refusing to write a checkpoint at step {step}: {name} is not finite; "
                                       f"last good checkpoint: {self.latest or 'none'}")
         try:
-            return self.manager.save(checkpoint_number=step)
+            path = self.manager.save(checkpoint_number=step)
+            if not self.writer:  # it took part in the save; the chief's copy is the one that counts
+                shutil.rmtree(self.scratch, ignore_errors=True)
+                return str(self.folder / f"ckpt-{step}")
+            return path
         except (tf.errors.OpError, OSError) as e:
             self.clean_stale()
             raise CheckpointError(f"could not write a checkpoint in {self.folder} ({first_line(e)}); earlier "

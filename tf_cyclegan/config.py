@@ -19,6 +19,7 @@ NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")
 DIRECTIONS = ("AtoB", "BtoA")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # tf.distribute, see distribute.py
 MIXED_PRECISION = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # -> Keras dtype policy
 RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
 UNET_DOWNS = {"unet_256": 8, "unet_128": 7}  # netG -> number of stride-2 downsamplings
@@ -99,6 +100,13 @@ class Config:
     mixed_precision: str = _opt("off", "compute in bf16 or fp16, weights and losses in float32 (Keras "
                                 "mixed precision; fp16 with dynamic loss scaling): for GPUs, see README, "
                                 "Performance; correct but slower on CPUs", choices=tuple(MIXED_PRECISION))
+    strategy: str = _opt("auto", "tf.distribute strategy: auto (mirrored when more than one GPU is visible, "
+                         "else default), default (one device), mirrored (every local GPU), multi_worker "
+                         "(several machines, from TF_CONFIG) or tpu; --batch_size is the global batch, split "
+                         "over the replicas (see README, Distributed training)", resumable=True,
+                         choices=STRATEGIES)
+    tpu: str | None = _opt(None, "--strategy tpu: the TPU's name or grpc:// address (default: the TPU VM's "
+                           "own)", resumable=True)
     # Run folder and logging.
     output: str | None = _opt(None, "run folder (default: runs/<dataset name>)", resumable=True)
     print_freq: int = _opt(100, "log losses to TensorBoard every N steps", resumable=True)
@@ -153,6 +161,11 @@ class Config:
         if self.preprocess in ("resize_and_crop", "scale_width_and_crop") and self.crop_size > self.load_size:
             errs.append(f"--crop_size {self.crop_size} is larger than --load_size {self.load_size}: "
                         f"with {self.preprocess} the crop must fit in the resized image")
+        if self.jit_compile and self.strategy in ("mirrored", "multi_worker", "tpu"):
+            errs.append(f"--jit_compile: not with --strategy {self.strategy} (XLA compiles the step on one "
+                        "device; on TPUs every step is compiled anyway)")
+        if self.tpu and self.strategy != "tpu":
+            errs.append(f"--tpu {self.tpu}: only with --strategy tpu")
         if self.crop_size % size_multiple(self.netG):
             errs.append(f"--crop_size: {self.netG} needs a multiple of {size_multiple(self.netG)}, got "
                         f"{self.crop_size}")

@@ -368,8 +368,13 @@ class Unpaired:
         image_shape, max_shape = training_shapes(a, b, config)
         return cls(a, b, test_a, test_b, names[0], names[1], steps, image_shape, max_shape)
 
-    def train_dataset(self, config: Config, start_step: int = 0) -> tf.data.Dataset:
-        """Batches (real_x, real_y) in [-1, 1] for every step from start_step to the end of training."""
+    def train_dataset(self, config: Config, start_step: int = 0,
+                      input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        """Batches (real_x, real_y) in [-1, 1] for every step from start_step to the end of training.
+
+        With an input_context (tf.distribute), this input pipeline's share of each global batch, in
+        per-replica batches: the global batch of step s is images s*B .. s*B+B-1 of the sequence either
+        way, so the images of a step do not depend on the number of replicas or workers."""
         per_epoch = self.steps_per_epoch * config.batch_size
         total = config.total_epochs * per_epoch
         seed = tf.constant(config.seed, tf.int64)
@@ -406,10 +411,17 @@ class Unpaired:
             return (preprocess(load(self.x, ix), 4 * g + 1), preprocess(load(self.y, iy), 4 * g + 2))
 
         start = int(start_step) * config.batch_size
-        return (tf.data.Dataset.range(start, total)
+        indices, batch = tf.data.Dataset.range(start, total), config.batch_size
+        if input_context is not None:
+            batch = input_context.get_per_replica_batch_size(config.batch_size)
+            pipelines, pipeline = input_context.num_input_pipelines, input_context.input_pipeline_id
+            if pipelines > 1:  # each worker reads its contiguous share of every global batch
+                share = config.batch_size // pipelines
+                indices = indices.filter(lambda g: (g % config.batch_size) // share == pipeline)
+        return (indices
                 .map(pick)
                 .map(load_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                .batch(config.batch_size, drop_remainder=True)
+                .batch(batch, drop_remainder=True)
                 .prefetch(tf.data.AUTOTUNE))
 
     def sample_batch(self, config: Config) -> tuple[np.ndarray, np.ndarray]:

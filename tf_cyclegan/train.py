@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     # Imported after parsing so that --help and flag errors answer without loading TensorFlow.
     from tf_cyclegan.checkpoints import CheckpointError
     from tf_cyclegan.data import DatasetError
+    from tf_cyclegan.distribute import StrategyError
     from tf_cyclegan.trainer import RunError, TrainingInterrupted, train
 
     import tensorflow as tf
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
     tf.config.optimizer.set_experimental_options({"remapping": False})
     try:
         train(config)
-    except (DatasetError, RunError, CheckpointError) as e:
+    except (DatasetError, RunError, CheckpointError, StrategyError) as e:
         fail(PROG, str(e))
     except TrainingInterrupted as e:
         print(e, file=sys.stderr)

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 from tf_cyclegan.checkpoints import CheckpointFolder
 from tf_cyclegan.config import MIXED_PRECISION, Config
 from tf_cyclegan.data import Unpaired, load_domains
+from tf_cyclegan.distribute import describe, is_chief, is_multi_worker, make_strategy
 from tf_cyclegan.fileio import atomic_write
 from tf_cyclegan.image_pool import ImagePool
 from tf_cyclegan.losses import adversarial_loss, discriminator_loss, gradient_penalty, l1_loss
@@ -53,13 +55,32 @@ class CycleGAN:
     """G: X -> Y, F: Y -> X, D_X judges X, D_Y judges Y (the paper's names)."""
 
     def __init__(self, config: Config, steps_per_epoch: int, image_shape: tuple[int, int] | None = None,
-                 variable_size: bool = False):
+                 variable_size: bool = False, strategy: tf.distribute.Strategy | None = None):
         """image_shape: (height, width) of the training images (default: crop_size square). With
         variable_size, the largest of them: images of any size up to it come one per step, and the step
-        is compiled once for all sizes."""
+        is compiled once for all sizes. strategy: a tf.distribute strategy (None: one device); the batch
+        the step is given is then the global batch, split over its replicas."""
         self.config = config
+        self.distributed = strategy is not None
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = self.strategy.num_replicas_in_sync
         self.batch_passes = config.norm != "batch" and not variable_size and not config.low_memory
         keras.utils.set_random_seed(config.seed)
+        with self.strategy.scope():
+            self._build(config, steps_per_epoch, image_shape, variable_size)
+        self.saved_config = tf.Variable(config.to_json(), trainable=False, name="config")
+        self.state = dict(G=self.G, F=self.F, D_X=self.D_X, D_Y=self.D_Y, optimizer_G=self.optimizer_G,
+                          optimizer_D=self.optimizer_D, rng=self.rng, step=self.step, epoch=self.epoch,
+                          config=self.saved_config, **({"lr_plateau": self.plateau} if self.plateau else {}))
+        self.checkpoint = tf.train.Checkpoint(**self.state, pool_x=self.pool_x, pool_y=self.pool_y)
+        any_size = [tf.TensorSpec([1, None, None, 3], tf.float32)] * 2
+        # XLA compiles one program per input shape, so images of varying sizes run without it.
+        self.train_step = tf.function(self._train_step, input_signature=any_size if variable_size else None,
+                                      jit_compile=bool(config.jit_compile and not variable_size) or None)
+        self._gather_pools = tf.function(lambda: self.strategy.run(self._gather_replica_pools))
+
+    def _build(self, config: Config, steps_per_epoch: int, image_shape, variable_size: bool):
+        """Everything with state, created in the strategy's scope so that it is mirrored on the replicas."""
         with dtype_policy(MIXED_PRECISION[config.mixed_precision]):
             self.G, self.F = (build_generator(**generator_options(config), name=name) for name in ("G", "F"))
             self.D_X, self.D_Y = (build_discriminator(config.netD, config.ndf, config.n_layers_D, norm=config.norm,
@@ -84,19 +105,10 @@ class CycleGAN:
         self.optimizer_G.build(self.generator_variables)
         self.optimizer_D.build(self.discriminator_variables)
         pool_shape = (*(image_shape or (config.crop_size, config.crop_size)), 3)
-        self.pool_x = ImagePool(config.pool_size, pool_shape, name="pool_x", variable_size=variable_size)
-        self.pool_y = ImagePool(config.pool_size, pool_shape, name="pool_y", variable_size=variable_size)
+        self.pool_x, self.pool_y = (ImagePool(config.pool_size, pool_shape, name=name, variable_size=variable_size,
+                                              replicas=self.replicas) for name in ("pool_x", "pool_y"))
+        # Made in the strategy's scope, it gives each replica its own stream.
         self.rng = tf.random.Generator.from_seed(config.seed)
-        self.saved_config = tf.Variable(config.to_json(), trainable=False, name="config")
-        self.checkpoint = tf.train.Checkpoint(
-            G=self.G, F=self.F, D_X=self.D_X, D_Y=self.D_Y, optimizer_G=self.optimizer_G,
-            optimizer_D=self.optimizer_D, pool_x=self.pool_x, pool_y=self.pool_y, rng=self.rng,
-            step=self.step, epoch=self.epoch, config=self.saved_config,
-            **({"lr_plateau": self.plateau} if self.plateau else {}))
-        any_size = [tf.TensorSpec([1, None, None, 3], tf.float32)] * 2
-        # XLA compiles one program per input shape, so images of varying sizes run without it.
-        self.train_step = tf.function(self._train_step, input_signature=any_size if variable_size else None,
-                                      jit_compile=bool(config.jit_compile and not variable_size) or None)
 
     @property
     def generator_variables(self):
@@ -116,8 +128,11 @@ class CycleGAN:
             return [net(x, training=True) for x in images]
         return tf.split(net(tf.concat(images, axis=0), training=True), len(images), axis=0)
 
-    def _train_step(self, real_x, real_y):
+    def _replica_step(self, real_x, real_y):
+        """One replica's share of the step: losses (means over its images), gradients and proposed pool
+        changes. Nothing is updated here (see _train_step)."""
         c = self.config
+        context = tf.distribute.get_replica_context()
         with tf.GradientTape(persistent=True) as tape:
             # 1. Translate each domain to the other and back; for the identity loss each generator also
             #    sees its own target domain, in the same call as its first pass (see _passes).
@@ -138,44 +153,84 @@ class CycleGAN:
             else:
                 loss_idt_x = loss_idt_y = tf.constant(0.0)
             loss_generators = loss_G + loss_F + loss_cycle_x + loss_cycle_y + loss_idt_x + loss_idt_y
-            # 4. Discriminators: real images against fakes drawn from the history pools.
-            pooled_fake_y, next_pool_y = self.pool_y.propose(tf.stop_gradient(fake_y), self.rng)
-            pooled_fake_x, next_pool_x = self.pool_x.propose(tf.stop_gradient(fake_x), self.rng)
+            # 4. Discriminators: real images against fakes drawn from this replica's history pools.
+            replica = context.replica_id_in_sync_group
+            pooled_fake_y, next_pool_y = self.pool_y.propose(tf.stop_gradient(fake_y), self.rng, replica)
+            pooled_fake_x, next_pool_x = self.pool_x.propose(tf.stop_gradient(fake_x), self.rng, replica)
             loss_D_Y = discriminator_loss(*self._passes(self.D_Y, real_y, pooled_fake_y), c.gan_mode)
             loss_D_X = discriminator_loss(*self._passes(self.D_X, real_x, pooled_fake_x), c.gan_mode)
             if c.gan_mode == "wgangp":  # WGAN-GP: keep the critics 1-Lipschitz between real and fake
                 loss_D_Y += gradient_penalty(self.D_Y, real_y, pooled_fake_y, self.rng.uniform([real_y.shape[0]]))
                 loss_D_X += gradient_penalty(self.D_X, real_x, pooled_fake_x, self.rng.uniform([real_x.shape[0]]))
             loss_discriminators = loss_D_X + loss_D_Y
-            # Loss scaling (fp16) multiplies on the tape; without it scale_loss returns the loss.
+            # The optimizers sum the replicas' gradients, so each replica's loss counts 1/replicas: the
+            # update is that of the mean loss over the global batch. Loss scaling (fp16) multiplies on
+            # the tape; without it scale_loss returns the loss.
+            if self.replicas > 1:
+                loss_generators, loss_discriminators = (loss / self.replicas
+                                                        for loss in (loss_generators, loss_discriminators))
             scaled_generators = self.optimizer_G.scale_loss(loss_generators)
             scaled_discriminators = self.optimizer_D.scale_loss(loss_discriminators)
         # 5. Both updates use gradients taken at the same weights, as the reference's G-then-D order
         #    does (its D step sees fakes made before the G update).
-        lr = self.schedule(self.step)
-        generator_variables, discriminator_variables = self.generator_variables, self.discriminator_variables
-        generator_grads = tape.gradient(scaled_generators, generator_variables)
-        discriminator_grads = tape.gradient(scaled_discriminators, discriminator_variables)
+        generator_grads = tape.gradient(scaled_generators, self.generator_variables)
+        discriminator_grads = tape.gradient(scaled_discriminators, self.discriminator_variables)
         losses = {"loss_G": loss_G, "loss_F": loss_F, "loss_cycle_x": loss_cycle_x,
                   "loss_cycle_y": loss_cycle_y, "loss_idt_x": loss_idt_x, "loss_idt_y": loss_idt_y,
                   "loss_D_X": loss_D_X, "loss_D_Y": loss_D_Y}
-        # 6. A non-finite loss or gradient changes nothing (weights, Adam moments, pools): the step is
-        #    counted and skipped, and the loop decides whether to go on. With loss scaling, non-finite
-        #    (scaled) gradients are the loss scale's overflow, which its optimizer handles.
+        # With loss scaling, non-finite (scaled) gradients are the loss scale's overflow, which its
+        # optimizer handles; the losses are still checked.
         checked = [*losses.values()] + ([] if self.loss_scaling else [*generator_grads, *discriminator_grads])
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in checked])
+        nonfinite = 1.0 - tf.cast(tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in checked]), tf.float32)
+        return losses, nonfinite, (generator_grads, discriminator_grads, next_pool_x, next_pool_y)
 
-        def update():
-            self.optimizer_G.apply_gradients(zip(generator_grads, generator_variables))
-            self.optimizer_D.apply_gradients(zip(discriminator_grads, discriminator_variables))
-            self.pool_x.commit(next_pool_x)
-            self.pool_y.commit(next_pool_y)
+    def _apply(self, generator_grads, discriminator_grads, next_pool_x, next_pool_y):
+        self.optimizer_G.apply_gradients(zip(generator_grads, self.generator_variables))
+        self.optimizer_D.apply_gradients(zip(discriminator_grads, self.discriminator_variables))
+        self.pool_x.commit(next_pool_x)
+        self.pool_y.commit(next_pool_y)
+
+    def _train_step(self, real_x, real_y):
+        lr = self.schedule(self.step)
+        losses, nonfinite, update = self.strategy.run(self._replica_step, args=(real_x, real_y))
+        # 6. A non-finite loss or gradient on any replica changes nothing (weights, Adam moments, pools):
+        #    the step is counted and skipped, and the loop decides whether to go on. The decision is taken
+        #    here, across replicas, because an update (which sums gradients over replicas) cannot be made
+        #    conditional inside one replica's function.
+        finite = tf.equal(self.strategy.reduce(tf.distribute.ReduceOp.SUM, nonfinite, axis=None), 0.0)
+
+        def apply():
+            self.strategy.run(self._apply, args=update)
             return tf.constant(True)
 
-        finite = tf.cond(finite, update, lambda: tf.constant(False))
+        finite = tf.cond(finite, apply, lambda: tf.constant(False))
         self.step.assign_add(1)
+        logs = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in losses.items()}
         scales = {"loss_scale": self.optimizer_G.dynamic_scale} if self.loss_scaling else {}
-        return {**losses, "lr": lr, **scales, "finite": finite}
+        return {**logs, "lr": lr, **scales, "finite": finite}
+
+    def _gather_replica_pools(self):
+        self.pool_x.gather()
+        self.pool_y.gather()
+
+    def before_save(self):
+        """Every replica's image pool into the checkpoint (every worker takes part)."""
+        if self.distributed and self.replicas > 1:
+            self._gather_pools()
+
+    def restore(self, prefix: str):
+        """Restore a checkpoint made on any number of replicas: when its image pools have another number of
+        blocks, everything else is restored as usual and the pools are dealt out again (see ImagePool.load)."""
+        reader = tf.train.load_checkpoint(prefix)
+        saved = reader.get_variable_to_shape_map().get("pool_x/images/.ATTRIBUTES/VARIABLE_VALUE")
+        if saved is None or tuple(saved) == tuple(self.pool_x.images.shape):
+            self.checkpoint.restore(prefix).assert_existing_objects_matched()
+            return
+        tf.train.Checkpoint(**self.state).restore(prefix).expect_partial().assert_existing_objects_matched()
+        with self.strategy.scope():
+            self.pool_x.load(reader, "pool_x")
+            self.pool_y.load(reader, "pool_y")
 
 
 # -- the run folder --------------------------------------------------------------------------------
@@ -249,13 +304,30 @@ def _shape_note(config: Config, data: Unpaired) -> str:
             f"{config.preprocess}): one image per step")
 
 
-def train(config: Config, domains=None, log=print) -> Path:
+_FROM_CONFIG = object()
+
+# How a lost worker shows itself to the others (its collectives fail or are aborted by the health check).
+_WORKER_LOST = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+                tf.errors.DeadlineExceededError, tf.errors.InternalError)
+
+
+def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_ready=None) -> Path:
     """Train (or resume) the run in config.output; returns the run folder.
 
     `domains` lets tests and notebooks pass already-loaded data; by default config.dataset is loaded.
-    Raises DatasetError / RunError / CheckpointError with a one-line message, TrainingInterrupted after a
-    checkpoint on Ctrl-C or SIGTERM.
+    `strategy`: a tf.distribute strategy, or None for one device; by default --strategy decides.
+    `model_ready(model)` is called with the CycleGAN once its checkpoint is restored, so that a caller can
+    look at the networks (a multi-worker run's other workers keep no checkpoint of their own).
+    Raises DatasetError / RunError / CheckpointError / StrategyError with a one-line message,
+    TrainingInterrupted after a checkpoint on Ctrl-C or SIGTERM.
     """
+    if strategy is _FROM_CONFIG:  # first: multi-worker and TPU set-up must precede every other TF op
+        strategy = make_strategy(config.strategy, config.tpu)
+    chief, multi_worker = is_chief(strategy), is_multi_worker(strategy)
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    if config.batch_size % replicas:
+        raise RunError(f"--batch_size {config.batch_size} does not split over {replicas} replicas; use a multiple "
+                       f"of {replicas} (the batch size is global: each replica trains on batch_size / replicas)")
     run = Path(config.output or default_output(config.dataset))
     check_resume(config, run)
     if config.deterministic:
@@ -267,11 +339,15 @@ def train(config: Config, domains=None, log=print) -> Path:
         raise RunError(f"--output {run}: cannot create it ({e.strerror or e})") from None
     started = time.perf_counter()
     n_images = sum(len(s) for s in (domains.train_a, domains.train_b, domains.test_a, domains.test_b) if s)
+    report = run / "data_report.tsv" if chief else Path(tempfile.mkdtemp()) / "data_report.tsv"
     try:
-        domains, n_bad = domains.checked(config.max_image_pixels, config.max_bad_fraction, run / "data_report.tsv")
+        domains, n_bad = domains.checked(config.max_image_pixels, config.max_bad_fraction, report)
     except OSError as e:
-        raise RunError(f"cannot write {run / 'data_report.tsv'}: {e.strerror or e}") from None
+        raise RunError(f"cannot write {report}: {e.strerror or e}") from None
     data = Unpaired.from_domains(domains, config)
+    if strategy is not None and data.image_shape is None:
+        raise RunError(f"images of varying sizes (--preprocess {config.preprocess}) train one per step on one "
+                       "device: use --strategy default, or a --preprocess that crops")
     total_steps = config.total_epochs * data.steps_per_epoch
     log(f"Data: {domains.description}: {len(data.x)} {data.name_x} (X) and {len(data.y)} {data.name_y} (Y) "
         f"training images; {data.steps_per_epoch} steps per epoch, {config.total_epochs} epochs, "
@@ -280,32 +356,44 @@ def train(config: Config, domains=None, log=print) -> Path:
     log(f"Checked {n_images} images in {time.perf_counter() - started:.1f} s"
         + (f": {n_bad} unreadable, skipped and listed in {run / 'data_report.tsv'}" if n_bad else ": all readable"))
 
-    model = CycleGAN(config, data.steps_per_epoch, data.max_shape, variable_size=data.image_shape is None)
+    log(f"Devices: {describe(strategy)}" + (f"; {config.batch_size // replicas} image(s) per replica per step"
+                                             if strategy else ""))
+    model = CycleGAN(config, data.steps_per_epoch, data.max_shape, variable_size=data.image_shape is None,
+                     strategy=strategy)
     checkpoints = CheckpointFolder(model.checkpoint, run / "checkpoints", config.keep_checkpoints, model.step,
-                                   log=log)
+                                   log=log, restore=model.restore, writer=chief)
     restored = checkpoints.restore()
+    if model_ready:
+        model_ready(model)
     if restored:
-        log(f"Resuming from {restored} (step {int(model.step)}, "
-            f"epoch {int(model.step) // data.steps_per_epoch + 1})")
+        log(f"Resuming from {restored} (step {int(model.step.numpy())}, "
+            f"epoch {int(model.step.numpy()) // data.steps_per_epoch + 1})")
     else:
         log(f"Starting a new run in {run}")
-    _write(run / "config.json", config.to_json())
-    _write(run / "domains.json", json.dumps({"X": data.name_x, "Y": data.name_y}, indent=2))
+    if chief:
+        _write(run / "config.json", config.to_json())
+        _write(run / "domains.json", json.dumps({"X": data.name_x, "Y": data.name_y}, indent=2))
 
-    step = int(model.step)
+    step = int(model.step.numpy())
     end = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
     if step >= end:
         log(f"Nothing to do: the run is at step {step} of {end} (raise --n_epochs, --n_epochs_decay or "
             "--max_steps to train longer)")
         return run
 
-    sample_x, sample_y = data.sample_batch(config) if config.n_samples else (None, None)
-    writer = tf.summary.create_file_writer(str(run / "logs"))
+    sample_x, sample_y = data.sample_batch(config) if config.n_samples and chief else (None, None)
+    writer = tf.summary.create_file_writer(str(run / "logs")) if chief else tf.summary.create_noop_writer()
     networks = (model.G, model.F, model.D_X, model.D_Y)
+    if strategy is None:
+        dataset = data.train_dataset(config, start_step=step)
+    else:
+        dataset = strategy.distribute_datasets_from_function(
+            lambda context, start=step: data.train_dataset(config, start_step=start, input_context=context))
 
     def save():
-        model.epoch.assign(int(model.step) // data.steps_per_epoch)
-        return checkpoints.save(int(model.step), [w for net in networks for w in net.weights])
+        model.epoch.assign(int(model.step.numpy()) // data.steps_per_epoch)
+        model.before_save()
+        return checkpoints.save(int(model.step.numpy()), [w for net in networks for w in net.weights])
 
     def end_epoch(epoch: int):
         path = save()
@@ -316,16 +404,19 @@ def train(config: Config, domains=None, log=print) -> Path:
             except OSError as e:
                 raise RunError(f"cannot write {run / 'samples'}: {e.strerror or e}; checkpoint {path} was "
                                "written") from None
-            with writer.as_default(step=int(model.step)):
+            with writer.as_default(step=int(model.step.numpy())):
                 tf.summary.image("samples", grid[None], max_outputs=1)
         return path
 
     stop = _StopRequest()
     start_time, start_step, nonfinite = time.perf_counter(), step, 0
-    bar = tqdm(total=end, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(total=end, initial=step, unit="step", dynamic_ncols=True, mininterval=1.0, disable=not chief)
+    # Workers must stop at the same step, so a multi-worker run keeps the default signal handling: a
+    # signal stops the process, and every worker resumes from the last checkpoint.
+    handling = contextlib.nullcontext(stop) if multi_worker else stop.installed()
     try:
-        with stop.installed():
-            for real_x, real_y in data.train_dataset(config, start_step=step):
+        with handling:
+            for real_x, real_y in dataset:
                 logs = model.train_step(real_x, real_y)
                 step += 1
                 epoch = (step - 1) // data.steps_per_epoch + 1
@@ -365,6 +456,14 @@ def train(config: Config, domains=None, log=print) -> Path:
                     save()
                 if stop.requested or step >= end:
                     break
+    except _WORKER_LOST as e:
+        if not multi_worker:
+            raise
+        reason = next((line for line in str(e).splitlines()
+                       if line.strip() and not line.startswith(("Graph execution error", "Detected at node"))),
+                      type(e).__name__)[:200]
+        raise RunError(f"lost contact with another worker at step {step} ({reason}); start every worker "
+                       f"again with the same command to resume from {checkpoints.latest or 'the start'}") from None
     finally:
         bar.close()
         writer.flush()
