@@ -60,7 +60,8 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
     assert pipeline["x_training"] == pytest.approx(pipeline["images_s"] / one["images_s"])
     assert by_kind["export"][0]["export_s"] > 0
     runtimes = {r["runtime"]: r for r in by_kind["inference"]}
-    assert set(runtimes) == {"keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic"}
+    assert set(runtimes) == {"keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic",
+                             "tflite_int8_selective"}
     assert all(r["median_s"] > 0 and r["size"] == 24 and r["peak_rss_mib"] > 0 for r in runtimes.values())
 
 

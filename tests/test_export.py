@@ -350,3 +350,22 @@ def test_full_integer_int8_is_calibrated_on_training_images(exported, tmp_path):
     assert len(quantized) > 10  # activations and weights are integers, not only weights
     out = run_tflite(path, random_images(24, 20))
     assert out.shape == (1, 24, 20, 3) and out.dtype == np.uint8
+
+
+def test_selective_int8_quantizes_the_convolutions_and_keeps_instance_norm_in_float(exported, tmp_path):
+    folders = export(ExportOptions(run=str(exported["run"]), output=str(tmp_path), int8_selective=True),
+                     log=lambda s: None)
+    path = folders["a2b"] / "a2b_int8_selective.tflite"
+    contract = json.loads((folders["a2b"] / "tf_cyclegan.json").read_text())
+    assert contract["tflite"]["int8_selective"]["file"] == path.name
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    ops = {(op["op_name"], interpreter.get_tensor_details()[op["inputs"][0]]["dtype"])
+           for op in interpreter._get_ops_details()}
+    assert ("CONV_2D", np.int8) in ops  # convolutions on int8 activations ...
+    assert ("MEAN", np.float32) in ops and ("RSQRT", np.float32) in ops  # ... instance norm in float
+    assert not any(name == "MEAN" and dtype == np.int8 for name, dtype in ops)
+    float32 = run_tflite(folders["a2b"] / "a2b_float32.tflite", random_images(24, 20))
+    out = run_tflite(path, random_images(24, 20))
+    assert out.shape == (1, 24, 20, 3) and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - float32).mean() < 8  # a tiny untrained generator: a loose bound

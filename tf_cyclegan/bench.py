@@ -26,7 +26,8 @@ PROG = "python -m tf_cyclegan.bench"
 RESULT = "BENCH_RESULT "  # a worker's one line of JSON on stdout starts with this
 SECTIONS = ("machine", "train", "reference", "pipeline", "inference")
 DEFAULT_SECTIONS = ("machine", "train", "pipeline", "inference")  # the reference is slow: ask for it
-INFERENCE = ("keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic")
+INFERENCE = ("keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic",
+             "tflite_int8_selective")
 
 
 @dataclasses.dataclass
@@ -160,12 +161,21 @@ def export_for_inference(options: BenchOptions, folder: str) -> dict:
     """The paper generator (random weights: speed does not depend on them) as SavedModel and TFLite."""
     from pathlib import Path
 
-    from tf_cyclegan.export import export_generator
+    import numpy as np
+
+    from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
     from tf_cyclegan.models import build_generator
 
     G = build_generator(options.netG, options.ngf, name="G")
+    rng = np.random.default_rng(0)
+
+    def calibration():  # random images: the speed of int8 does not depend on its ranges
+        for _ in range(4):
+            yield {"images": rng.integers(0, 256, (1, options.infer_size, options.infer_size, 3), np.uint8)}
+
     started = time.perf_counter()
-    version = export_generator(G, Path(folder), "a2b", "A", "B", "random weights", None, 4096 * 4096)
+    version = export_generator(G, Path(folder), "a2b", "A", "B", "random weights", None, 4096 * 4096,
+                               TFLITE_VARIANTS + ("int8_selective",), calibration)
     return {"export_s": time.perf_counter() - started, "folder": str(version)}
 
 

@@ -27,6 +27,9 @@ from tf_cyclegan.cli import first_line
 PROG = "python -m tf_cyclegan.export"
 DIRECTIONS = ("a2b", "b2a")
 TFLITE_VARIANTS = ("float32", "float16", "int8_dynamic")
+# int8_selective keeps these ops (instance norm's arithmetic, residual sums) in float32: 8-bit per-image
+# statistics are what makes full-integer int8 lose colour fidelity.
+FLOAT_OPS = ("MEAN", "SQUARED_DIFFERENCE", "RSQRT", "SUB", "MUL", "ADD")
 CONTRACT_FILE = "tf_cyclegan.json"
 
 
@@ -46,6 +49,10 @@ class ExportOptions:
     full_int8: bool = dataclasses.field(
         default=False, metadata={"help": "also try a full-integer int8 TFLite model, calibrated on "
                                          "training images (see README for its measured error)"})
+    int8_selective: bool = dataclasses.field(
+        default=False, metadata={"help": "also an int8 TFLite model whose convolutions are int8 and whose "
+                                         "instance norms stay float, calibrated on training images: the fast "
+                                         "int8 (see README for its speed and error)"})
 
 
 # -- reading the run -------------------------------------------------------------------------------
@@ -159,6 +166,14 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
                 converter.optimizations = [tf.lite.Optimize.DEFAULT]
                 converter.representative_dataset = representative
                 converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            elif variant == "int8_selective":  # TFLite's selective quantization: a denylist of float ops
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                converter.representative_dataset = representative
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter, debug_dataset=representative,
+                    debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_OPS)))
+                out[variant] = debugger.get_nondebug_quantized_model()
+                continue
             try:
                 out[variant] = converter.convert()
             except Exception as e:  # the converter raises several types
@@ -245,8 +260,9 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
     started = time.perf_counter()
     config, generators, domain_names, checkpoint = load_generators(options.run, options.checkpoint)
     log(f"Exporting {checkpoint} ({domain_names['A']} <-> {domain_names['B']}) to {options.output}")
-    variants = () if options.no_tflite else TFLITE_VARIANTS + (("int8_full",) if options.full_int8 else ())
-    representative = representative_images(config) if options.full_int8 else None
+    extra = (("int8_full",) if options.full_int8 else ()) + (("int8_selective",) if options.int8_selective else ())
+    variants = () if options.no_tflite else TFLITE_VARIANTS + extra
+    representative = representative_images(config) if extra else None
     written = {}
     for direction, generator in generators.items():
         source, target = (domain_names["A"], domain_names["B"])[:: 1 if direction == "a2b" else -1]
