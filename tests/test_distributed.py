@@ -147,6 +147,12 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path, imag
     assert not (tmp_path / "run").exists()
 
 
+def test_xla_under_a_strategy_is_refused_before_anything_is_built(tmp_path, image_folder):
+    with pytest.raises(RunError, match=r"--jit_compile: not with MirroredStrategy \(--strategy auto\)"):
+        train(config_for(tmp_path / "run", jit_compile=True), folder_domains(image_folder), strategy=mirrored())
+    assert not (tmp_path / "run").exists()
+
+
 def test_strategy_options_are_checked():
     errors = " ".join(Config(strategy="mirrored", jit_compile=True).errors())
     assert "--jit_compile: not with --strategy mirrored" in errors

@@ -63,7 +63,11 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy |
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy | None) -> bool:
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+    """A MultiWorkerMirroredStrategy whose cluster has more than one task (one task: a local run)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    spec = strategy.cluster_resolver.cluster_spec()
+    return sum(spec.num_tasks(job) for job in spec.jobs) > 1
 
 
 def worker(strategy: tf.distribute.Strategy | None) -> tuple[str, int]:

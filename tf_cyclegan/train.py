@@ -51,6 +51,10 @@ def main(argv=None) -> int:
     except TrainingInterrupted as e:
         print(e, file=sys.stderr)
         return 128 + e.signum  # the shell's convention for a process stopped by a signal
+    except KeyboardInterrupt:  # a second Ctrl-C, or Ctrl-C in a multi-worker run: no final checkpoint
+        print(f"{PROG}: interrupted; run the same command again to resume from the last checkpoint",
+              file=sys.stderr)
+        return 130
     return 0
 
 

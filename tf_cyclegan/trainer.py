@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -325,6 +326,9 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
         strategy = make_strategy(config.strategy, config.tpu)
     chief, multi_worker = is_chief(strategy), is_multi_worker(strategy)
     replicas = strategy.num_replicas_in_sync if strategy else 1
+    if strategy is not None and config.jit_compile:
+        raise RunError(f"--jit_compile: not with {type(strategy).__name__} (--strategy {config.strategy}); XLA "
+                       "compiles the step on one device: use --strategy default")
     if config.batch_size % replicas:
         raise RunError(f"--batch_size {config.batch_size} does not split over {replicas} replicas; use a multiple "
                        f"of {replicas} (the batch size is global: each replica trains on batch_size / replicas)")
@@ -339,11 +343,15 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
         raise RunError(f"--output {run}: cannot create it ({e.strerror or e})") from None
     started = time.perf_counter()
     n_images = sum(len(s) for s in (domains.train_a, domains.train_b, domains.test_a, domains.test_b) if s)
-    report = run / "data_report.tsv" if chief else Path(tempfile.mkdtemp()) / "data_report.tsv"
+    scratch = None if chief else tempfile.mkdtemp(prefix="tf_cyclegan_worker_")  # only the chief writes the run
+    report = run / "data_report.tsv" if chief else Path(scratch) / "data_report.tsv"
     try:
         domains, n_bad = domains.checked(config.max_image_pixels, config.max_bad_fraction, report)
     except OSError as e:
         raise RunError(f"cannot write {report}: {e.strerror or e}") from None
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
     data = Unpaired.from_domains(domains, config)
     if strategy is not None and data.image_shape is None:
         raise RunError(f"images of varying sizes (--preprocess {config.preprocess}) train one per step on one "
