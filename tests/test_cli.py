@@ -88,3 +88,17 @@ def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_
         tf.train.Checkpoint(G=G, D_Y=D_Y).read(path).expect_partial().assert_existing_objects_matched()
         nets[path] = [np.array(w) for w in G.weights + D_Y.weights]
     assert all(np.array_equal(a, b) for a, b in zip(nets[straight_path], nets[resumed_path]))
+
+
+def test_first_line_of_a_graph_error_is_its_reason_not_the_preamble_or_the_stack():
+    from tf_cyclegan.cli import first_line
+
+    @tf.function
+    def out_of_range(x):
+        return tf.gather(x, [5])
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        out_of_range(tf.constant([1, 2]))
+    assert str(info.value).startswith("Graph execution error")
+    assert first_line(info.value) == "indices[0] = 5 is not in [0, 2)"
+    assert first_line(ValueError("one\ntwo")) == "one" and first_line(ValueError("")) == "ValueError"

@@ -258,7 +258,8 @@ def describe(record: dict) -> str:
         return (f"input pipeline ({record['dataset']}): {record['images_s']:.0f} images/s"
                 + (f", {ratio:.0f}x what training consumes" if ratio else "") + rss)
     if kind == "export":
-        return f"export (SavedModel + 3 TFLite): {record['export_s']:.1f} s"
+        tflite = sum(runtime.startswith("tflite_") for runtime in INFERENCE)
+        return f"export (SavedModel + {tflite} TFLite): {record['export_s']:.1f} s"
     return (f"inference {record['size']}x{record['size']} {record['runtime']}: {record['median_s']:.3f} s "
             f"median, {record['min_s']:.3f} min" + rss)
 

@@ -35,9 +35,17 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
                                 field.name.upper(), help=meta["help"] + default_text)
 
 
+# What TensorFlow puts around the reason when an op fails inside a graph: these two lines, then the
+# Python stack that defined the op (indented), the reason, and the node's name (indented).
+_PREAMBLES = ("Graph execution error", "Detected at node")
+
+
 def first_line(error: BaseException, limit: int = 300) -> str:
-    """An exception as one short line for a user-facing message (TensorFlow's run to many lines)."""
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
+    """An exception as one short line for a user-facing message (TensorFlow's run to many lines): the first
+    line that says something, past TensorFlow's graph-execution preamble and stack."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    reasons = [line for line in lines if not line.startswith(_PREAMBLES) and not line[0].isspace()]
+    return (reasons or [line.strip() for line in lines] or [type(error).__name__])[0][:limit]
 
 
 def fail(prog: str, message: str, code: int = 1):

@@ -24,6 +24,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tf_cyclegan.checkpoints import CheckpointFolder
+from tf_cyclegan.cli import first_line
 from tf_cyclegan.config import MIXED_PRECISION, Config
 from tf_cyclegan.data import Unpaired, load_domains
 from tf_cyclegan.distribute import describe, is_chief, is_multi_worker, make_strategy
@@ -62,7 +63,6 @@ class CycleGAN:
         is compiled once for all sizes. strategy: a tf.distribute strategy (None: one device); the batch
         the step is given is then the global batch, split over its replicas."""
         self.config = config
-        self.distributed = strategy is not None
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
         self.batch_passes = config.norm != "batch" and not variable_size and not config.low_memory
@@ -110,6 +110,11 @@ class CycleGAN:
                                               replicas=self.replicas) for name in ("pool_x", "pool_y"))
         # Made in the strategy's scope, it gives each replica its own stream.
         self.rng = tf.random.Generator.from_seed(config.seed)
+
+    @property
+    def step_count(self) -> int:
+        """The step counter as a Python int (a MirroredVariable, unlike a plain one, has no __int__)."""
+        return int(self.step.numpy())
 
     @property
     def generator_variables(self):
@@ -217,7 +222,7 @@ class CycleGAN:
 
     def before_save(self):
         """Every replica's image pool into the checkpoint (every worker takes part)."""
-        if self.distributed and self.replicas > 1:
+        if self.replicas > 1:
             self._gather_pools()
 
     def restore(self, prefix: str):
@@ -374,15 +379,15 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
     if model_ready:
         model_ready(model)
     if restored:
-        log(f"Resuming from {restored} (step {int(model.step.numpy())}, "
-            f"epoch {int(model.step.numpy()) // data.steps_per_epoch + 1})")
+        log(f"Resuming from {restored} (step {model.step_count}, "
+            f"epoch {model.step_count // data.steps_per_epoch + 1})")
     else:
         log(f"Starting a new run in {run}")
     if chief:
         _write(run / "config.json", config.to_json())
         _write(run / "domains.json", json.dumps({"X": data.name_x, "Y": data.name_y}, indent=2))
 
-    step = int(model.step.numpy())
+    step = model.step_count
     end = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
     if step >= end:
         log(f"Nothing to do: the run is at step {step} of {end} (raise --n_epochs, --n_epochs_decay or "
@@ -399,9 +404,9 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
             lambda context, start=step: data.train_dataset(config, start_step=start, input_context=context))
 
     def save():
-        model.epoch.assign(int(model.step.numpy()) // data.steps_per_epoch)
+        model.epoch.assign(model.step_count // data.steps_per_epoch)
         model.before_save()
-        return checkpoints.save(int(model.step.numpy()), [w for net in networks for w in net.weights])
+        return checkpoints.save(model.step_count, [w for net in networks for w in net.weights])
 
     def end_epoch(epoch: int):
         path = save()
@@ -412,7 +417,7 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
             except OSError as e:
                 raise RunError(f"cannot write {run / 'samples'}: {e.strerror or e}; checkpoint {path} was "
                                "written") from None
-            with writer.as_default(step=int(model.step.numpy())):
+            with writer.as_default(step=model.step_count):
                 tf.summary.image("samples", grid[None], max_outputs=1)
         return path
 
@@ -467,10 +472,7 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
     except _WORKER_LOST as e:
         if not multi_worker:
             raise
-        reason = next((line for line in str(e).splitlines()
-                       if line.strip() and not line.startswith(("Graph execution error", "Detected at node"))),
-                      type(e).__name__)[:200]
-        raise RunError(f"lost contact with another worker at step {step} ({reason}); start every worker "
+        raise RunError(f"lost contact with another worker at step {step} ({first_line(e, 200)}); start every worker "
                        f"again with the same command to resume from {checkpoints.latest or 'the start'}") from None
     finally:
         bar.close()
