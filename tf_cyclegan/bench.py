@@ -101,7 +101,7 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
     from tf_cyclegan.config import Config
     from tf_cyclegan.trainer import CycleGAN
 
-    tf.config.optimizer.set_experimental_options({"remapping": False})  # as the train CLI
+    tf.config.optimizer.set_experimental_options({"remapping": False})  # as train() does
     config = Config(netG=options.netG, ngf=options.ngf, ndf=options.ngf, crop_size=options.size,
                     load_size=options.size, batch_size=batch_size, jit_compile=options.jit_compile,
                     low_memory=options.low_memory, mixed_precision=options.mixed_precision)

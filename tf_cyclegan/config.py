@@ -114,6 +114,10 @@ class Config:
                                  resumable=True)
     keep_checkpoints: int = _opt(3, "checkpoints kept in the run folder", resumable=True)
     n_samples: int = _opt(4, "test images per domain in the sample grid", resumable=True)
+    eval_every: int = _opt(0, "every N steps, measure the generators on fixed test images (cycle L1, PSNR, "
+                           "SSIM; on paired test data also PSNR and SSIM against the truth) and log them to "
+                           "TensorBoard under eval/ (0: never)", resumable=True)
+    eval_images: int = _opt(16, "test images per domain that --eval_every measures", resumable=True)
     max_steps: int | None = _opt(None, "stop (with a checkpoint) after this many steps in all; "
                                  "running again resumes", resumable=True)
     max_nonfinite: int = _opt(10, "stop after this many consecutive steps with non-finite losses (each "
@@ -144,7 +148,7 @@ class Config:
         for name in positive:
             if getattr(self, name) < 1:
                 errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
-        for name in ["n_epochs_decay", "pool_size", "n_samples", "lambda_A", "lambda_B",
+        for name in ["n_epochs_decay", "pool_size", "n_samples", "eval_every", "lambda_A", "lambda_B",
                      "lambda_identity", "lr"]:
             if getattr(self, name) < 0:
                 errs.append(f"--{name}: must not be negative, got {getattr(self, name)}")
@@ -154,6 +158,11 @@ class Config:
         if self.epoch_count > self.n_epochs + self.n_epochs_decay:
             errs.append(f"--epoch_count {self.epoch_count} is past the last epoch "
                         f"(--n_epochs + --n_epochs_decay = {self.n_epochs + self.n_epochs_decay})")
+        if self.eval_images < 2:
+            errs.append(f"--eval_images: must be at least 2, got {self.eval_images}")
+        if self.eval_every and self.crop_size < 11:
+            errs.append(f"--eval_every: the measures need --crop_size of at least 11 (SSIM's window), got "
+                        f"{self.crop_size}")
         if not 0 <= self.max_bad_fraction <= 1:
             errs.append(f"--max_bad_fraction: must be between 0 and 1, got {self.max_bad_fraction}")
         if not 0 <= self.beta1 < 1:

@@ -153,6 +153,7 @@ class Domains:
     name_b: str = "B"
     description: str = ""
     ignored: int = 0  # non-image files seen in folders
+    paired: bool = False  # test_a[i] and test_b[i] show the same scene (a ground truth for evaluation)
 
     def checked(self, max_pixels: int, max_bad_fraction: float, report: Path):
         """The domains without unreadable images; every skipped file goes into `report`. Stops (before
@@ -241,6 +242,7 @@ def seasons_domains() -> Domains:
     root = seasons.write_dataset(seasons_root())
     domains = folder_domains(root)
     domains.name_a, domains.name_b = "summer", "winter"
+    domains.paired = True  # testA[i] and testB[i] are one scene rendered in both seasons
     domains.description = f"embedded seasons dataset ({root})"
     return domains
 
@@ -352,6 +354,7 @@ class Unpaired:
     steps_per_epoch: int
     image_shape: tuple[int, int] | None  # (height, width) of every training image; None: they vary
     max_shape: tuple[int, int]  # the largest (height, width), which the image pools hold
+    paired: bool = False  # test_x[i] and test_y[i] show the same scene (see Domains)
 
     @classmethod
     def from_domains(cls, domains: Domains, config: Config) -> "Unpaired":
@@ -366,7 +369,8 @@ class Unpaired:
             raise DatasetError(f"--batch_size {config.batch_size} is larger than the dataset "
                                f"({max(len(a), len(b))} images per domain)")
         image_shape, max_shape = training_shapes(a, b, config)
-        return cls(a, b, test_a, test_b, names[0], names[1], steps, image_shape, max_shape)
+        paired = domains.paired and domains.test_a is not None and domains.test_b is not None
+        return cls(a, b, test_a, test_b, names[0], names[1], steps, image_shape, max_shape, paired)
 
     def train_dataset(self, config: Config, start_step: int = 0,
                       input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
@@ -426,9 +430,14 @@ class Unpaired:
 
     def sample_batch(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
         """Fixed test images of each domain, resized to crop_size, in [-1, 1], for the sample grid."""
+        return tuple(_first(images, config.n_samples, config.crop_size).astype(np.float32) / 127.5 - 1
+                     for images in (self.test_x, self.test_y))
 
-        def first(images: ImageList):
-            n = min(config.n_samples, len(images))
-            return np.stack([images.load(i, config.crop_size) for i in range(n)]).astype(np.float32) / 127.5 - 1
+    def eval_images(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
+        """The first --eval_images test images of each domain, uint8 at crop_size, for --eval_every."""
+        x, y = (_first(images, config.eval_images, config.crop_size) for images in (self.test_x, self.test_y))
+        return (x[:len(y)], y[:len(x)]) if self.paired else (x, y)
 
-        return first(self.test_x), first(self.test_y)
+
+def _first(images: ImageList, n: int, size: int) -> np.ndarray:
+    return np.stack([images.load(i, size) for i in range(min(n, len(images)))])

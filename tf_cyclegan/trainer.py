@@ -310,6 +310,35 @@ def _shape_note(config: Config, data: Unpaired) -> str:
             f"{config.preprocess}): one image per step")
 
 
+class _Evaluator:
+    """--eval_every: tf_cyclegan.evaluate's measures on fixed test images, logged under eval/ in TensorBoard
+    with evaluate's names (a2b is the A -> B generator: G, or F with --direction BtoA)."""
+
+    def __init__(self, model: CycleGAN, data: Unpaired, config: Config):
+        from tf_cyclegan.evaluate import keras_translator
+
+        self.real_x, self.real_y = data.eval_images(config)
+        self.G, self.F = keras_translator(model.G), keras_translator(model.F)
+        self.paired = data.paired
+        self.swapped = config.direction == "BtoA"
+        a, b = (data.name_y, data.name_x) if self.swapped else (data.name_x, data.name_y)
+        self.domains = {"A": a, "B": b}
+
+    def __call__(self, writer, step: int) -> str:
+        from tf_cyclegan.evaluate import measure, summary_lines
+
+        results, _ = measure(self.G, self.F, self.real_x, self.real_y, self.paired)
+        if self.swapped:  # measure's a2b is G's direction, X -> Y, which is B -> A here
+            results = {"a2b": results["b2a"], "b2a": results["a2b"]}
+        with writer.as_default(step=step):
+            for direction, values in results.items():
+                for name, value in values.items():
+                    if name != "images":
+                        tf.summary.scalar(f"eval/{direction}_{name}", value)
+        lines = summary_lines({"domains": self.domains, **results})
+        return f"step {step}: eval on {len(self.real_x)} + {len(self.real_y)} test images\n" + "\n".join(lines)
+
+
 _FROM_CONFIG = object()
 
 # How a lost worker shows itself to the others (its collectives fail or are aborted by the health check).
@@ -329,6 +358,9 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
     """
     if strategy is _FROM_CONFIG:  # first: multi-worker and TPU set-up must precede every other TF op
         strategy = make_strategy(config.strategy, config.tpu)
+    # Grappler's remapper gives up on the CycleGAN step graph (LeakyReLU gradients) and logs an alarming
+    # "remapper failed" error; measured: the step is equally fast without it (1.85 s vs 1.87 s, 128x128).
+    tf.config.optimizer.set_experimental_options({"remapping": False})
     chief, multi_worker = is_chief(strategy), is_multi_worker(strategy)
     replicas = strategy.num_replicas_in_sync if strategy else 1
     if strategy is not None and config.jit_compile:
@@ -396,6 +428,7 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
 
     sample_x, sample_y = data.sample_batch(config) if config.n_samples and chief else (None, None)
     writer = tf.summary.create_file_writer(str(run / "logs")) if chief else tf.summary.create_noop_writer()
+    evaluator = _Evaluator(model, data, config) if config.eval_every and chief else None
     networks = (model.G, model.F, model.D_X, model.D_Y)
     if strategy is None:
         dataset = data.train_dataset(config, start_step=step)
@@ -455,6 +488,8 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
                 bar.update(1)
                 if finite and (step % config.print_freq == 0 or step == end):
                     _summaries(writer, values, step)
+                if evaluator and finite and step % config.eval_every == 0:
+                    tqdm.write(evaluator(writer, step))
                 if model.plateau and step % data.steps_per_epoch == 0 and (lr := model.plateau.end_epoch()):
                     tqdm.write(f"epoch {epoch}: the mean generator loss has not improved by 1% for "
                                f"{model.plateau.patience + 1} epochs; learning rate lowered to {lr:.3g}")

@@ -1,0 +1,96 @@
+"""The image-quality measures against closed forms and hand-computed values."""
+
+import numpy as np
+import pytest
+
+from tf_cyclegan import metrics
+
+
+def test_l1_and_psnr_on_known_differences():
+    a = np.zeros((2, 8, 8, 3), np.uint8)
+    b = a.copy()
+    b[0] += 10  # MSE 100
+    b[1, :4] = 255  # half the pixels at full scale: MSE 255^2 / 2
+    np.testing.assert_allclose(metrics.l1(a, b), [10 / 127.5, 1.0])
+    np.testing.assert_allclose(metrics.psnr(a, b), [10 * np.log10(255**2 / 100), 10 * np.log10(2)])
+    assert metrics.psnr(a, a).tolist() == [metrics.MAX_PSNR] * 2
+
+
+def test_ssim_is_one_for_equal_images_and_falls_with_noise():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    noisy = np.clip(a + rng.normal(0, 40, a.shape), 0, 255).astype(np.uint8)
+    np.testing.assert_allclose(metrics.ssim(a, a), 1.0, atol=1e-6)
+    assert (metrics.ssim(a, noisy) < 0.9).all()
+
+
+def test_frechet_distance_of_diagonal_gaussians_is_the_closed_form():
+    # sum (mu1 - mu2)^2 + sum (s1 + s2 - 2 sqrt(s1 s2)) = 5 + (1 + 9 - 6) + (4 + 16 - 16)
+    value = metrics.frechet_distance([0, 0], np.diag([1.0, 4.0]), [1, 2], np.diag([9.0, 16.0]))
+    assert value == pytest.approx(13.0, abs=1e-9)
+
+
+def test_frechet_distance_of_non_commuting_covariances_is_the_closed_form():
+    # For 2x2 positive definite S1, S2: Tr (S1 S2)^(1/2) = sqrt(Tr(S1 S2) + 2 sqrt(det S1 det S2)).
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        m1, m2 = rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
+        s1, s2 = m1 @ m1.T + 0.1 * np.eye(2), m2 @ m2.T + 0.1 * np.eye(2)
+        mu1, mu2 = rng.normal(size=2), rng.normal(size=2)
+        trace_root = np.sqrt(np.trace(s1 @ s2) + 2 * np.sqrt(np.linalg.det(s1) * np.linalg.det(s2)))
+        expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace_root
+        assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
+    assert metrics.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_fid_of_gaussian_samples_approaches_the_closed_form_and_ignores_order():
+    rng = np.random.default_rng(2)
+    n, mu2 = 40_000, np.array([0.5, -1.0, 0.0])
+    f1 = rng.normal(size=(n, 3))
+    f2 = rng.normal(size=(n, 3)) * np.array([2.0, 1.0, 0.5]) + mu2
+    expected = 1.25 + (1 + 4 - 4) + 0 + (1 + 0.25 - 1)  # diagonal case, as above
+    assert metrics.fid(f1, f2) == pytest.approx(expected, rel=0.03)
+    shuffled = metrics.fid(f1[rng.permutation(n)], f2[rng.permutation(n)])
+    assert shuffled == pytest.approx(metrics.fid(f1, f2), rel=1e-9)
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.fid(f1[:1], f2)
+
+
+def test_fid_handles_fewer_samples_than_dimensions():
+    rng = np.random.default_rng(3)
+    f1, f2 = rng.normal(size=(10, 64)), rng.normal(size=(12, 64)) + 1.0
+    value = metrics.fid(f1, f2)  # singular covariances: the eigenvalue route stays real and finite
+    assert np.isfinite(value) and value > 0.5 * 64  # the means alone are ~64 apart (squared)
+
+
+def test_mmd2_unbiased_matches_the_definition():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(6, 3)) + 0.3
+    k = lambda a, b: (a @ b / 3 + 1) ** 3  # noqa: E731
+    xx = sum(k(x[i], x[j]) for i in range(5) for j in range(5) if i != j) / (5 * 4)
+    yy = sum(k(y[i], y[j]) for i in range(6) for j in range(6) if i != j) / (6 * 5)
+    xy = sum(k(a, b) for a in x for b in y) / (5 * 6)
+    assert metrics.mmd2_unbiased(x, y) == pytest.approx(xx + yy - 2 * xy, rel=1e-12)
+
+
+def test_kid_is_near_zero_for_one_distribution_positive_for_two_and_order_invariant():
+    rng = np.random.default_rng(5)
+    a, b, c = rng.normal(size=(300, 8)), rng.normal(size=(300, 8)), rng.normal(size=(300, 8)) + 0.5
+    same, _ = metrics.kid(a, b)
+    shifted, _ = metrics.kid(a, c)
+    assert abs(same) < 0.02 < shifted
+    assert metrics.kid(a[::-1], c[rng.permutation(300)])[0] == pytest.approx(shifted, rel=1e-9)
+    mean, std = metrics.kid(a, np.concatenate([c, c]), subsets=20, subset_size=100)
+    assert mean > 0.02 and std > 0
+
+
+def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    weights, note = metrics.inception_weights()
+    assert weights is None and metrics.INCEPTION_URL in note and "--inception_weights" in note
+    assert str(tmp_path / "models" / metrics.INCEPTION_FILE) in note
+    weights, note = metrics.inception_weights(str(tmp_path / "nope.h5"))
+    assert weights is None and note == f"--inception_weights {tmp_path / 'nope.h5'}: no such file"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / metrics.INCEPTION_FILE).write_bytes(b"x")
+    assert metrics.inception_weights() == (tmp_path / "models" / metrics.INCEPTION_FILE, "")

@@ -1,0 +1,371 @@
+"""python -m tf_cyclegan.evaluate --model RUN_OR_EXPORT --output DIR [--dataset NAME_OR_PATH]
+
+Translates the test images both ways and back, and writes DIR/metrics.json, a results page DIR/index.html
+(input | translation | reconstruction, like the reference's results page) and DIR/results.png (its first
+rows in one picture). Measures per
+direction: cycle-reconstruction L1, PSNR and SSIM; on paired test data (the embedded dataset's testA[i]
+and testB[i] are the same scene) PSNR and SSIM of the translation against the truth next to the identity
+baseline (input against truth); FID and KID when InceptionV3's weights are on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import html
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tf_cyclegan.cli import first_line
+
+PROG = "python -m tf_cyclegan.evaluate"
+VARIANTS = ("saved_model", "float32", "float16", "int8_dynamic", "int8_selective", "int8_full")
+DIRECTIONS = ("a2b", "b2a")
+BATCH = 8  # images per generator call: bounds memory at 256x256 with the paper's networks
+
+Translator = Callable[[np.ndarray], np.ndarray]  # uint8 [N, H, W, 3] -> uint8 [N, H, W, 3]
+
+
+class EvaluateError(Exception):
+    """A problem with --model, --dataset or --output, worded for the user."""
+
+
+@dataclasses.dataclass
+class EvaluateOptions:
+    model: str = dataclasses.field(default="", metadata={"help": "training run folder or export folder"})
+    output: str = dataclasses.field(default="", metadata={"help": "folder for metrics.json, index.html, images/"})
+    dataset: str = dataclasses.field(default="", metadata={
+        "help": "'seasons', a TFDS name or a folder with testA/ testB/ (default: the one the model was trained on)"})
+    data_dir: str | None = dataclasses.field(default=None, metadata={"help": "TFDS data directory"})
+    variant: str = dataclasses.field(default="saved_model", metadata={
+        "help": "export folders: the SavedModel or one of its TFLite files", "choices": VARIANTS})
+    checkpoint: int | None = dataclasses.field(default=None, metadata={
+        "help": "run folders: checkpoint step N (ckpt-N); default: the latest"})
+    size: int | None = dataclasses.field(default=None, metadata={
+        "help": "resize test images to SIZE x SIZE (bicubic; default: the training --crop_size)"})
+    num_test: int = dataclasses.field(default=50, metadata={"help": "test images per domain, as the "
+                                                            "reference's --num_test"})
+    paired: bool = dataclasses.field(default=False, metadata={
+        "help": "testA[i] and testB[i] (sorted by name) show the same scene: also measure translations "
+                "against them (automatic for 'seasons')"})
+    inception_weights: str | None = dataclasses.field(default=None, metadata={
+        "help": "InceptionV3 notop weights file for FID/KID (default: the Keras cache, ~/.keras/models)"})
+    no_fid: bool = dataclasses.field(default=False, metadata={"help": "skip FID and KID"})
+
+
+# -- measuring -------------------------------------------------------------------------------------
+def _mean(values) -> float:
+    return round(float(np.mean(values)), 4)
+
+
+def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.ndarray, paired: bool = False,
+            features: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
+    """(metrics, images): metrics per direction as in the module docstring; images per direction holds
+    real, fake, cycled (and truth when paired) uint8 arrays and the per-image PSNRs, for the page."""
+    from tf_cyclegan import metrics
+
+    if paired and len(test_a) != len(test_b):
+        raise EvaluateError(f"paired test data needs as many A as B images, got {len(test_a)} and {len(test_b)}")
+    fake_b, fake_a = a2b(test_a), b2a(test_b)
+    cycled_a, cycled_b = b2a(fake_b), a2b(fake_a)
+    results, images = {}, {}
+    feats = {}
+    if features is not None:
+        feats = {name: features(x) for name, x in (("a", test_a), ("b", test_b), ("fake_a", fake_a),
+                                                    ("fake_b", fake_b))}
+    for direction, real, fake, cycled, target, src, dst in (
+            ("a2b", test_a, fake_b, cycled_a, test_b, "a", "b"), ("b2a", test_b, fake_a, cycled_b, test_a, "b", "a")):
+        cycle_psnr = metrics.psnr(cycled, real)
+        m = {"images": len(real), "cycle_l1": _mean(metrics.l1(cycled, real)), "cycle_psnr": _mean(cycle_psnr),
+             "cycle_ssim": _mean(metrics.ssim(cycled, real))}
+        shown = {"real": real, "fake": fake, "cycled": cycled, "cycle_psnr": cycle_psnr}
+        if paired:
+            truth_psnr, identity_psnr = metrics.psnr(fake, target), metrics.psnr(real, target)
+            m.update(truth_psnr=_mean(truth_psnr), identity_psnr=_mean(identity_psnr),
+                     psnr_gain=round(_mean(truth_psnr) - _mean(identity_psnr), 4),
+                     truth_ssim=_mean(metrics.ssim(fake, target)), identity_ssim=_mean(metrics.ssim(real, target)))
+            shown.update(truth=target, truth_psnr=truth_psnr)
+        if feats:
+            m["fid"] = round(metrics.fid(feats["fake_" + dst], feats[dst]), 3)
+            m["fid_identity"] = round(metrics.fid(feats[src], feats[dst]), 3)
+            m["kid"], m["kid_std"] = (round(v, 5) for v in metrics.kid(feats["fake_" + dst], feats[dst]))
+            m["kid_identity"] = round(metrics.kid(feats[src], feats[dst])[0], 5)
+        results[direction], images[direction] = m, shown
+    return results, images
+
+
+def keras_translator(generator) -> Translator:
+    """A Keras generator with the exports' pre- and post-processing, in batches of BATCH."""
+    import tensorflow as tf
+
+    from tf_cyclegan import serving
+
+    fn = tf.function(lambda x: serving.translate_uint8(generator, x),
+                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+    return lambda images: np.concatenate([np.asarray(fn(images[i:i + BATCH])) for i in range(0, len(images), BATCH)])
+
+
+# -- opening the model and the data ----------------------------------------------------------------
+@dataclasses.dataclass
+class Opened:
+    a2b: Translator
+    b2a: Translator
+    description: str
+    training: dict  # the training config (dataset, crop_size, ...), or {} when the export has none
+    names: dict  # {"A": source domain name, "B": target domain name}
+
+
+def open_models(path: str, variant: str = "saved_model", checkpoint: int | None = None) -> Opened:
+    """Both directions of a run folder (latest or given checkpoint) or an export folder (newest versions)."""
+    p = Path(path)
+    if (p / "config.json").is_file() and (p / "checkpoints").is_dir():
+        from tf_cyclegan.export import ExportError, load_generators
+
+        if variant != "saved_model":
+            raise EvaluateError(f"--variant {variant}: a run folder has no TFLite files; export it first "
+                                "(python -m tf_cyclegan.export) and pass the export folder")
+        try:
+            config, generators, names, ckpt = load_generators(p, checkpoint)
+        except ExportError as e:
+            raise EvaluateError(str(e)) from None
+        return Opened(keras_translator(generators["a2b"]), keras_translator(generators["b2a"]),
+                      f"run {p} ({Path(ckpt).name})", dataclasses.asdict(config), names)
+    if not all((p / d).is_dir() for d in DIRECTIONS):
+        raise EvaluateError(f"--model {path}: not a training run folder (config.json, checkpoints/) or an "
+                            "export folder (a2b/ and b2a/)")
+    from tf_cyclegan.translate import _latest_version
+
+    versions = {d: _latest_version(p / d) for d in DIRECTIONS}
+    missing = [d for d, v in versions.items() if v is None]
+    if missing:
+        raise EvaluateError(f"--model {path}: {missing[0]}/ holds no exported version")
+    contract = {}
+    try:
+        contract = json.loads((versions["a2b"] / "tf_cyclegan.json").read_text())
+    except (OSError, ValueError):
+        pass  # an export by another tool: no training config, so --dataset and --size are needed
+    names = {"A": contract.get("source_domain", "A"), "B": contract.get("target_domain", "B")}
+    translators = {d: _export_translator(versions[d], d, variant) for d in DIRECTIONS}
+    what = "SavedModel" if variant == "saved_model" else f"TFLite {variant}"
+    return Opened(translators["a2b"], translators["b2a"], f"export {p} ({what}, versions "
+                  f"{versions['a2b'].name}/{versions['b2a'].name})", contract.get("training_config") or {}, names)
+
+
+def _export_translator(version: Path, direction: str, variant: str) -> Translator:
+    import tensorflow as tf
+
+    if variant == "saved_model":
+        try:
+            signature = tf.saved_model.load(str(version)).signatures["serving_default"]
+        except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
+            raise EvaluateError(f"{version}: cannot load it as a SavedModel ({first_line(e)})") from None
+        return lambda images: np.concatenate([signature(images=tf.constant(images[i:i + BATCH]))["translated"].numpy()
+                                              for i in range(0, len(images), BATCH)])
+    from tf_cyclegan.translate import open_model
+
+    file = version / f"{direction}_{variant}.tflite"
+    if not file.is_file():
+        raise EvaluateError(f"--variant {variant}: {file} does not exist (export with --int8_selective or "
+                            "--full_int8 for those variants)")
+    one, _ = open_model(file)
+    return lambda images: np.stack([one(image) for image in images])
+
+
+def load_test_images(dataset: str, data_dir: str | None, size: int, num_test: int, log=print):
+    """(test_a, test_b uint8 [N, size, size, 3], paired, description). Unreadable files are skipped and
+    counted; without a test split the first training images stand in (said in the log)."""
+    from tf_cyclegan.data import DatasetError, load_domains
+
+    try:
+        domains = load_domains(dataset, data_dir)
+    except DatasetError as e:
+        raise EvaluateError(str(e)) from None
+    arrays = []
+    for test, train in ((domains.test_a, domains.train_a), (domains.test_b, domains.train_b)):
+        images = test
+        if images is None:
+            log(f"note: {domains.description} has no {train.name.replace('train', 'test')} split; using the first "
+                f"{min(num_test, len(train))} images of {train.name} (seen in training, so the numbers flatter)")
+            images = train
+        images, bad = images.capped(num_test).checked(8192 * 8192)
+        for item, reason in bad:
+            log(f"skipped {item}: {reason}")
+        if not len(images):
+            raise EvaluateError(f"--dataset {dataset}: no readable test image in {images.name}")
+        arrays.append(np.stack([images.load(i, size) for i in range(len(images))]))
+    return arrays[0], arrays[1], domains.paired, domains.description
+
+
+# -- writing ---------------------------------------------------------------------------------------
+_ROWS = {"cycle_l1": "cycle L1 (|F(G(x)) − x|, [−1, 1] units)", "cycle_psnr": "cycle PSNR (dB)",
+         "cycle_ssim": "cycle SSIM", "truth_psnr": "PSNR of the translation against the truth (dB)",
+         "identity_psnr": "PSNR of the input against the truth (dB): the identity baseline",
+         "psnr_gain": "gain over the identity baseline (dB)", "truth_ssim": "SSIM of the translation against the truth",
+         "identity_ssim": "SSIM of the input against the truth", "fid": "FID against real target images",
+         "fid_identity": "FID of the inputs themselves (baseline)", "kid": "KID against real target images",
+         "kid_std": "KID standard deviation over subsets", "kid_identity": "KID of the inputs themselves"}
+
+
+def domain_names(names: dict, direction: str) -> tuple[str, str]:
+    """(source, target) domain names of a direction."""
+    return (names["A"], names["B"]) if direction == "a2b" else (names["B"], names["A"])
+
+
+def _png(path: Path, image: np.ndarray):
+    from tf_cyclegan.samples import save_png
+
+    save_png(path, image)
+
+
+def write_page(output: Path, report: dict, images: dict) -> Path:
+    """images/<direction>/<i>_<kind>.png, results.png and index.html, each written atomically (the page last)."""
+    from tf_cyclegan.fileio import atomic_write
+
+    e = html.escape
+    names = report["domains"]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>tf_cyclegan: {e(report['model'])}</title>",
+             "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+             "img{image-rendering:pixelated;display:block}.im td{border:none;padding:2px;text-align:center;"
+             "font-size:small}</style></head><body>",
+             f"<h1>{e(report['model'])}</h1><p>{e(report['dataset'])}: {report['size']}×{report['size']} test "
+             f"images; evaluated {e(report['created'])}.</p>",
+             f"<table><tr><th>measure</th><th>{e(names['A'])} → {e(names['B'])}</th>"
+             f"<th>{e(names['B'])} → {e(names['A'])}</th></tr>"]
+    for key, label in _ROWS.items():
+        if key in report["a2b"]:
+            parts.append(f"<tr><td style='text-align:left'>{e(label)}</td><td>{report['a2b'][key]}</td>"
+                         f"<td>{report['b2a'][key]}</td></tr>")
+    parts.append("</table>")
+    if report.get("fid_note"):
+        parts.append(f"<p>{e(report['fid_note'])}</p>")
+    scale = max(1, 128 // report["size"])  # small images are shown enlarged
+    for direction in DIRECTIONS:
+        src, dst = domain_names(names, direction)
+        shown = images[direction]
+        kinds = ["real", "fake", "cycled"] + (["truth"] if "truth" in shown else [])
+        headers = {"real": f"input ({src})", "fake": f"translation ({dst})", "cycled": f"reconstruction ({src})",
+                   "truth": f"truth ({dst})"}
+        parts.append(f"<h2>{e(src)} → {e(dst)}</h2><table class='im'><tr>"
+                     + "".join(f"<th>{e(headers[k])}</th>" for k in kinds) + "</tr>")
+        for i in range(len(shown["real"])):
+            cells = []
+            for kind in kinds:
+                relative = f"images/{direction}/{i:03d}_{kind}.png"
+                _png(output / relative, shown[kind][i])
+                note = {"cycled": f"{shown['cycle_psnr'][i]:.1f} dB",
+                        "fake": f"{shown['truth_psnr'][i]:.1f} dB vs truth" if "truth" in shown else ""}.get(kind, "")
+                cells.append(f"<td><img src='{relative}' width='{report['size'] * scale}'>{e(note)}</td>")
+            parts.append("<tr>" + "".join(cells) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    _png(output / "results.png", results_picture(images))
+    return atomic_write(output / "index.html", "\n".join(parts))
+
+
+def results_picture(images: dict, rows: int = 4) -> np.ndarray:
+    """The first images of both directions in one picture: input | translation | reconstruction [| truth]
+    of A -> B, then the same of B -> A, a row per test image."""
+    from tf_cyclegan.samples import grid
+
+    kinds = [k for k in ("real", "fake", "cycled", "truth") if k in images["a2b"]]
+    n = min(rows, len(images["a2b"]["real"]), len(images["b2a"]["real"]))
+    return grid([[[images[d][k][i] for k in kinds] for d in DIRECTIONS] for i in range(n)])
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The headline numbers, one line per direction."""
+    lines = []
+    for direction in DIRECTIONS:
+        m = report[direction]
+        src, dst = domain_names(report["domains"], direction)
+        line = (f"  {src} -> {dst}: cycle L1 {m['cycle_l1']:.4f}, PSNR {m['cycle_psnr']:.2f} dB, "
+                f"SSIM {m['cycle_ssim']:.3f}")
+        if "truth_psnr" in m:
+            line += (f"; vs truth {m['truth_psnr']:.2f} dB (identity {m['identity_psnr']:.2f} dB, "
+                     f"{m['psnr_gain']:+.2f} dB), SSIM {m['truth_ssim']:.3f} (identity {m['identity_ssim']:.3f})")
+        if "fid" in m:
+            line += f"; FID {m['fid']:.1f} (identity {m['fid_identity']:.1f}), KID {m['kid']:.4f}"
+        lines.append(line)
+    return lines
+
+
+def evaluate(options: EvaluateOptions, log=print) -> dict:
+    """Measure, write DIR/metrics.json and DIR/index.html; returns the report (what metrics.json holds)."""
+    from tf_cyclegan import metrics
+    from tf_cyclegan.fileio import atomic_write
+
+    started = time.perf_counter()
+    output = Path(options.output)
+    opened = open_models(options.model, options.variant, options.checkpoint)
+    dataset = options.dataset or opened.training.get("dataset")
+    if not dataset:
+        raise EvaluateError(f"--model {options.model} does not say what it was trained on: pass --dataset")
+    size = options.size or opened.training.get("crop_size")
+    if not size:
+        raise EvaluateError(f"--model {options.model} does not say its training size: pass --size")
+    data_dir = options.data_dir or opened.training.get("data_dir")
+    test_a, test_b, paired, description = load_test_images(dataset, data_dir, size, options.num_test, log)
+    paired = paired or options.paired
+    log(f"Evaluating {opened.description} on {len(test_a)} + {len(test_b)} test images of {description} at "
+        f"{size}x{size}" + (" (paired: also against the truth)" if paired else ""))
+    features, fid_note = None, ""
+    if options.no_fid:
+        fid_note = "FID/KID skipped (--no_fid)"
+    else:
+        weights, fid_note = metrics.inception_weights(options.inception_weights)
+        if weights is not None:
+            try:
+                features = metrics.InceptionFeatures(weights)
+            except Exception as e:  # Keras raises many types for a wrong or damaged weights file
+                raise EvaluateError(f"--inception_weights {weights}: cannot load InceptionV3 weights from it "
+                                    f"({first_line(e)}); it must be Keras' {metrics.INCEPTION_FILE}") from None
+    if fid_note:
+        log(fid_note)
+    results, images = measure(opened.a2b, opened.b2a, test_a, test_b, paired, features)
+    report = {"model": opened.description, "dataset": description, "size": size, "paired": paired,
+              "domains": opened.names, **results,
+              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              **({"fid_note": fid_note} if fid_note else {})}
+    try:
+        write_page(output, report, images)
+        atomic_write(output / "metrics.json", json.dumps(report, indent=2))
+    except OSError as e:
+        raise EvaluateError(f"cannot write to {output}: {e.strerror or e}") from None
+    for line in summary_lines(report):
+        log(line)
+    log(f"Wrote {output / 'metrics.json'} and {output / 'index.html'} in {time.perf_counter() - started:.1f} s")
+    return report
+
+
+def main(argv=None) -> int:
+    from tf_cyclegan.cli import add_dataclass_options, fail
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Measure a trained or exported CycleGAN on test "
+                                     "images and write a results page.")
+    add_dataclass_options(parser, EvaluateOptions)
+    args = parser.parse_args(argv)
+    options = EvaluateOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(EvaluateOptions)})
+    if not options.model or not options.output:
+        parser.error("--model and --output are required")
+    if options.size is not None and options.size < 11:
+        parser.error(f"--size: SSIM needs at least 11 pixels a side, got {options.size}")
+    if options.num_test < 2:
+        parser.error(f"--num_test: at least 2 images per domain, got {options.num_test}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        evaluate(options)
+    except EvaluateError as e:
+        fail(PROG, str(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

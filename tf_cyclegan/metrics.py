@@ -1,0 +1,134 @@
+"""Image-quality measures: per-image L1, PSNR and SSIM; FID and KID over InceptionV3 features.
+
+Everything takes uint8 images [N, H, W, 3], because that is what a user sees and what the exports return.
+FID and KID are computed from feature matrices with NumPy alone (no SciPy): the trace of the matrix
+square root comes from symmetric eigendecompositions, which stay real and stable for the rank-deficient
+covariances of small test sets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+MAX_PSNR = 100.0  # dB given to a pair of identical images (their MSE is 0), so that means stay finite
+INCEPTION_SIZE = 299
+INCEPTION_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+INCEPTION_URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_FILE
+
+
+def _float(images) -> np.ndarray:
+    return np.asarray(images, dtype=np.float64)
+
+
+def l1(a, b) -> np.ndarray:
+    """Mean absolute difference per image in the training loss's units ([-1, 1] images), so it reads like
+    TensorBoard's loss_cycle_x / lambda_A."""
+    return np.abs(_float(a) - _float(b)).mean(axis=(1, 2, 3)) / 127.5
+
+
+def psnr(a, b) -> np.ndarray:
+    """Peak signal-to-noise ratio per image in dB over 8-bit levels, capped at MAX_PSNR."""
+    mse = ((_float(a) - _float(b)) ** 2).mean(axis=(1, 2, 3))
+    with np.errstate(divide="ignore"):
+        values = 10 * np.log10(255.0 ** 2 / mse)
+    return np.minimum(values, MAX_PSNR)
+
+
+def ssim(a, b) -> np.ndarray:
+    """Structural similarity per image (TensorFlow's: 11x11 Gaussian window, sigma 1.5, on each channel and
+    averaged), so images need sides of at least 11 pixels."""
+    import tensorflow as tf
+
+    return tf.image.ssim(tf.constant(np.asarray(a, np.uint8)), tf.constant(np.asarray(b, np.uint8)), 255).numpy()
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)): the Fréchet (2-Wasserstein) distance of two Gaussians.
+    Tr (S1 S2)^(1/2) = Tr (S1^(1/2) S2 S1^(1/2))^(1/2), whose argument is symmetric positive semi-definite."""
+    mu1, mu2, sigma1, sigma2 = map(_float, (mu1, mu2, sigma1, sigma2))
+    root1 = _sqrt_psd(sigma1)
+    middle = root1 @ sigma2 @ root1
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_root)
+
+
+def fid(features1, features2) -> float:
+    """FID between two sets of feature vectors [N, D] (N >= 2 each); the order of the rows does not matter."""
+    f1, f2 = _float(features1), _float(features2)
+    if len(f1) < 2 or len(f2) < 2:
+        raise ValueError(f"FID needs at least 2 images per set, got {len(f1)} and {len(f2)}")
+    return frechet_distance(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False))
+
+
+def mmd2_unbiased(f1, f2) -> float:
+    """Unbiased squared MMD with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3 (Bińkowski et al.)."""
+    f1, f2 = _float(f1), _float(f2)
+    m, n, d = len(f1), len(f2), f1.shape[1]
+    k11, k22, k12 = ((x @ y.T / d + 1) ** 3 for x, y in ((f1, f1), (f2, f2), (f1, f2)))
+    return float((k11.sum() - np.trace(k11)) / (m * (m - 1)) + (k22.sum() - np.trace(k22)) / (n * (n - 1))
+                 - 2 * k12.mean())
+
+
+def kid(features1, features2, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """(mean, standard deviation) of the unbiased MMD^2 over random subsets, as in Bińkowski et al. With
+    subsets no larger than the sets themselves and a fixed seed, a reordering of the rows only changes which
+    subsets are drawn; when the subset is the whole set (small test sets) it changes nothing."""
+    f1, f2 = _float(features1), _float(features2)
+    size = min(subset_size, len(f1), len(f2))
+    if size < 2:
+        raise ValueError(f"KID needs at least 2 images per set, got {len(f1)} and {len(f2)}")
+    if size == len(f1) == len(f2):
+        value = mmd2_unbiased(f1, f2)
+        return value, 0.0
+    rng = np.random.default_rng(seed)
+    values = [mmd2_unbiased(f1[rng.choice(len(f1), size, replace=False)], f2[rng.choice(len(f2), size, replace=False)])
+              for _ in range(subsets)]
+    return float(np.mean(values)), float(np.std(values))
+
+
+# -- InceptionV3 features --------------------------------------------------------------------------
+def keras_cache_weights() -> Path:
+    """Where keras.applications keeps the InceptionV3 weights it downloads."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(Path.home(), ".keras")
+    return Path(home) / "models" / INCEPTION_FILE
+
+
+def inception_weights(path: str | None = None) -> tuple[Path | None, str]:
+    """(weights file, '') when FID/KID can run offline, else (None, a one-line reason saying what to do)."""
+    if path:
+        if not Path(path).is_file():
+            return None, f"--inception_weights {path}: no such file"
+        return Path(path), ""
+    cached = keras_cache_weights()
+    if cached.is_file():
+        return cached, ""
+    return None, (f"FID/KID skipped: no InceptionV3 weights at {cached}; download {INCEPTION_URL} "
+                  "there (or anywhere, and pass --inception_weights FILE) to get them")
+
+
+class InceptionFeatures:
+    """2048-d pool features of Keras' InceptionV3 (ImageNet weights), the network FID is defined with.
+    The weights are Keras' port, so values compare across runs of this package, not with papers' FIDs."""
+
+    def __init__(self, weights: str | os.PathLike, batch_size: int = 16):
+        import keras
+        import tensorflow as tf
+
+        self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=str(weights),
+                                                    input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
+        self.batch_size = batch_size
+        self._features = tf.function(lambda x: self.model(
+            tf.image.resize(tf.cast(x, tf.float32), (INCEPTION_SIZE, INCEPTION_SIZE)) / 127.5 - 1.0, training=False))
+
+    def __call__(self, images) -> np.ndarray:
+        images = np.asarray(images, np.uint8)
+        return np.concatenate([np.asarray(self._features(images[i:i + self.batch_size]))
+                               for i in range(0, len(images), self.batch_size)])
