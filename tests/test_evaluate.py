@@ -97,6 +97,9 @@ def test_evaluate_an_export_agrees_with_its_run(run, tmp_path):
         for key in ("cycle_psnr", "truth_psnr", "identity_psnr"):
             assert saved_model[direction][key] == pytest.approx(from_run[direction][key], abs=0.01)
             assert tflite[direction][key] == pytest.approx(from_run[direction][key], abs=0.5)  # within a level
+    with pytest.raises(EvaluateError, match="--checkpoint 4: only for training run folders"):
+        evaluate(EvaluateOptions(model=str(tmp_path / "models"), output=str(tmp_path / "u"), checkpoint=4),
+                 log=lambda s: None)
     with pytest.raises(EvaluateError, match="int8_selective.tflite does not exist"):
         evaluate(EvaluateOptions(model=str(tmp_path / "models"), output=str(tmp_path / "u"), variant="int8_selective"),
                  log=lambda s: None)

@@ -417,3 +417,21 @@ def test_bad_flags_exit_2_with_one_line_and_no_traceback(module, argv, message):
                             timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 2
     assert message in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+
+
+def test_outputs_get_the_permissions_of_any_new_file(tmp_path):
+    """Atomic writes go through temporaries, which must not keep tempfile's private 0600 / 0700."""
+    import stat
+
+    from tf_cyclegan.export import write_version
+    from tf_cyclegan.fileio import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        written = atomic_write(tmp_path / "run" / "config.json", "{}")
+        _, version = write_version(tmp_path / "models" / "a2b", lambda tmp: (tmp / "saved_model.pb").write_bytes(b""))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    assert stat.S_IMODE(version.stat().st_mode) == 0o755 and version.name == "1"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]  # no temporary left

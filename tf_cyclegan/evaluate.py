@@ -140,6 +140,9 @@ def open_models(path: str, variant: str = "saved_model", checkpoint: int | None 
     if not all((p / d).is_dir() for d in DIRECTIONS):
         raise EvaluateError(f"--model {path}: not a training run folder (config.json, checkpoints/) or an "
                             "export folder (a2b/ and b2a/)")
+    if checkpoint is not None:
+        raise EvaluateError(f"--checkpoint {checkpoint}: only for training run folders; {path} is an export "
+                            "folder (its newest versions are evaluated)")
     from tf_cyclegan.translate import _latest_version
 
     versions = {d: _latest_version(p / d) for d in DIRECTIONS}
@@ -241,8 +244,8 @@ def write_page(output: Path, report: dict, images: dict) -> Path:
              f"<th>{e(names['B'])} → {e(names['A'])}</th></tr>"]
     for key, label in _ROWS.items():
         if key in report["a2b"]:
-            parts.append(f"<tr><td style='text-align:left'>{e(label)}</td><td>{report['a2b'][key]}</td>"
-                         f"<td>{report['b2a'][key]}</td></tr>")
+            parts.append(f"<tr><td style='text-align:left'>{e(label)}</td><td>{report['a2b'][key]:.4g}</td>"
+                         f"<td>{report['b2a'][key]:.4g}</td></tr>")
     parts.append("</table>")
     if report.get("fid_note"):
         parts.append(f"<p>{e(report['fid_note'])}</p>")

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from tf_cyclegan.cli import first_line
+from tf_cyclegan.fileio import make_temp_dir
 
 PROG = "python -m tf_cyclegan.export"
 DIRECTIONS = ("a2b", "b2a")
@@ -189,7 +190,7 @@ def write_version(model_dir: Path, build) -> tuple[int, Path]:
     model_dir.mkdir(parents=True, exist_ok=True)
     for stale in model_dir.glob(".tmp-*"):  # left by an export that was killed
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=model_dir))
+    tmp = make_temp_dir(model_dir, ".tmp-")
     try:
         build(tmp)
         while True:

@@ -1,9 +1,14 @@
-"""Atomic writes: a reader (or a crash) never sees a half-written file."""
+"""Atomic writes: a reader (or a crash) never sees a half-written file.
+
+Temporary files and folders are created with the permissions of any new file (0666 / 0777 less the umask),
+not tempfile's private 0600 / 0700, so that what is renamed into place (samples, configs, results pages, TF
+Serving versions) is readable by the colleagues and servers that an ordinary file would be.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 
@@ -12,7 +17,8 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
@@ -24,3 +30,10 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def make_temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new, uniquely named folder in parent, to be filled and then renamed into place."""
+    folder = Path(parent) / f"{prefix}{uuid.uuid4().hex[:12]}"
+    folder.mkdir(mode=0o777)
+    return folder

@@ -51,13 +51,14 @@ import operator
 import os
 import pathlib
 import shutil
-import tempfile
 import uuid
 from types import SimpleNamespace
 from typing import NamedTuple, Sequence
 
 import numpy as np
 from PIL import Image
+
+from tf_cyclegan.fileio import make_temp_dir
 
 __all__ = [
     "SIZE",
@@ -205,7 +206,7 @@ def write_dataset(root, size: int = SIZE, n_train: int = 400, n_test: int = 40) 
             )
 
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
+    tmp = make_temp_dir(root.parent, f".{root.name}.partial-")
     try:
         for split, _ in jobs:
             season = SPLITS[split].season
