@@ -89,7 +89,7 @@ def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.nda
         if paired:
             truth_psnr, identity_psnr = metrics.psnr(fake, target), metrics.psnr(real, target)
             m.update(truth_psnr=_mean(truth_psnr), identity_psnr=_mean(identity_psnr),
-                     psnr_gain=round(_mean(truth_psnr) - _mean(identity_psnr), 4),
+                     psnr_gain=round(float(np.mean(truth_psnr) - np.mean(identity_psnr)), 4),
                      truth_ssim=_mean(metrics.ssim(fake, target)), identity_ssim=_mean(metrics.ssim(real, target)))
             shown.update(truth=target, truth_psnr=truth_psnr)
         if feats:
@@ -314,6 +314,8 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
     size = options.size or opened.training.get("crop_size")
     if not size:
         raise EvaluateError(f"--model {options.model} does not say its training size: pass --size")
+    if size < 11:
+        raise EvaluateError(f"--size {size}: SSIM needs at least 11 pixels a side; pass a larger --size")
     data_dir = options.data_dir or opened.training.get("data_dir")
     test_a, test_b, paired, description = load_test_images(dataset, data_dir, size, options.num_test, log)
     paired = paired or options.paired
@@ -322,6 +324,8 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
     features, fid_note = None, ""
     if options.no_fid:
         fid_note = "FID/KID skipped (--no_fid)"
+    elif min(len(test_a), len(test_b)) < 2:
+        fid_note = "FID/KID skipped: they need at least 2 test images per domain"
     else:
         weights, fid_note = metrics.inception_weights(options.inception_weights)
         if weights is not None:
