@@ -35,6 +35,11 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
                                 field.name.upper(), help=meta["help"] + default_text)
 
 
+def dataclass_from(args: argparse.Namespace, cls):
+    """The dataclass instance that add_dataclass_options' flags describe."""
+    return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
+
+
 # What TensorFlow puts around the reason when an op fails inside a graph: these two lines, then the
 # Python stack that defined the op (indented), the reason, and the node's name (indented).
 _PREAMBLES = ("Graph execution error", "Detected at node")

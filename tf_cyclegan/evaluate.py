@@ -353,13 +353,13 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
 
 
 def main(argv=None) -> int:
-    from tf_cyclegan.cli import add_dataclass_options, fail
+    from tf_cyclegan.cli import add_dataclass_options, dataclass_from, fail
 
     parser = argparse.ArgumentParser(prog=PROG, description="Measure a trained or exported CycleGAN on test "
                                      "images and write a results page.")
     add_dataclass_options(parser, EvaluateOptions)
     args = parser.parse_args(argv)
-    options = EvaluateOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(EvaluateOptions)})
+    options = dataclass_from(args, EvaluateOptions)
     if not options.model or not options.output:
         parser.error("--model and --output are required")
     if options.size is not None and options.size < 11:

@@ -276,13 +276,13 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
 
 
 def main(argv=None) -> int:
-    from tf_cyclegan.cli import add_dataclass_options, fail
+    from tf_cyclegan.cli import add_dataclass_options, dataclass_from, fail
 
     parser = argparse.ArgumentParser(prog=PROG, description="Export a run's generators for TF Serving and "
                                      "LiteRT.")
     add_dataclass_options(parser, ExportOptions)
     args = parser.parse_args(argv)
-    options = ExportOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ExportOptions)})
+    options = dataclass_from(args, ExportOptions)
     if not options.run or not options.output:
         parser.error("--run and --output are required")
     if options.max_pixels < 1:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
-from tf_cyclegan.cli import add_dataclass_options, fail
+from tf_cyclegan.cli import add_dataclass_options, dataclass_from, fail
 from tf_cyclegan.config import Config
 
 PROG = "python -m tf_cyclegan.train"
@@ -22,7 +21,7 @@ def parse_config(argv=None) -> Config:
                         help="accepted as in the reference's commands: CycleGAN has no dropout unless "
                              "--use_dropout")
     args = parser.parse_args(argv)
-    config = Config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)})
+    config = dataclass_from(args, Config)
     errors = config.errors()
     if errors:
         parser.error("; ".join(errors))  # exit code 2, like any argparse error
