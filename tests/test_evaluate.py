@@ -12,9 +12,10 @@ from PIL import Image
 from conftest import tiny_config
 from tf_cyclegan import metrics
 from tf_cyclegan.data import seasons_domains
-from tf_cyclegan.evaluate import EvaluateError, EvaluateOptions, evaluate, keras_translator, measure
+from tf_cyclegan.evaluate import EvaluateError, EvaluateOptions, evaluate, measure
 from tf_cyclegan.export import ExportOptions, export, load_generators
 from tf_cyclegan.trainer import train
+from tf_cyclegan.translate import keras_translator
 from test_trainer import read_scalars
 
 N = 6  # test images per domain

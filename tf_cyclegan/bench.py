@@ -186,9 +186,10 @@ def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:
 
     if runtime == "keras":
         from tf_cyclegan.models import build_generator
-        from tf_cyclegan.translate import _keras_translator
+        from tf_cyclegan.translate import keras_translator
 
-        translate = _keras_translator(build_generator(options.netG, options.ngf, name="G"))
+        batch = keras_translator(build_generator(options.netG, options.ngf, name="G"))
+        translate = lambda image: batch(image[None])[0]  # noqa: E731
     elif runtime == "saved_model":
         translate, _ = open_model(folder)
     else:

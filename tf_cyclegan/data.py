@@ -430,14 +430,15 @@ class Unpaired:
 
     def sample_batch(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
         """Fixed test images of each domain, resized to crop_size, in [-1, 1], for the sample grid."""
-        return tuple(_first(images, config.n_samples, config.crop_size).astype(np.float32) / 127.5 - 1
+        return tuple(first_images(images, config.n_samples, config.crop_size).astype(np.float32) / 127.5 - 1
                      for images in (self.test_x, self.test_y))
 
     def eval_images(self, config: Config) -> tuple[np.ndarray, np.ndarray]:
         """The first --eval_images test images of each domain, uint8 at crop_size, for --eval_every."""
-        x, y = (_first(images, config.eval_images, config.crop_size) for images in (self.test_x, self.test_y))
+        x, y = (first_images(images, config.eval_images, config.crop_size) for images in (self.test_x, self.test_y))
         return (x[:len(y)], y[:len(x)]) if self.paired else (x, y)
 
 
-def _first(images: ImageList, n: int, size: int) -> np.ndarray:
+def first_images(images: ImageList, n: int, size: int) -> np.ndarray:
+    """The first n images (or all, if fewer) as uint8 [n, size, size, 3], bicubic-resized."""
     return np.stack([images.load(i, size) for i in range(min(n, len(images)))])

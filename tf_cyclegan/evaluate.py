@@ -28,7 +28,6 @@ from tf_cyclegan.cli import first_line
 PROG = "python -m tf_cyclegan.evaluate"
 VARIANTS = ("saved_model", "float32", "float16", "int8_dynamic", "int8_selective", "int8_full")
 DIRECTIONS = ("a2b", "b2a")
-BATCH = 8  # images per generator call: bounds memory at 256x256 with the paper's networks
 
 Translator = Callable[[np.ndarray], np.ndarray]  # uint8 [N, H, W, 3] -> uint8 [N, H, W, 3]
 
@@ -76,12 +75,15 @@ def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.nda
     fake_b, fake_a = a2b(test_a), b2a(test_b)
     cycled_a, cycled_b = b2a(fake_b), a2b(fake_a)
     results, images = {}, {}
-    feats = {}
+    feats, baseline = {}, {}
     if features is not None:
         feats = {name: features(x) for name, x in (("a", test_a), ("b", test_b), ("fake_a", fake_a),
                                                     ("fake_b", fake_b))}
-    for direction, real, fake, cycled, target, src, dst in (
-            ("a2b", test_a, fake_b, cycled_a, test_b, "a", "b"), ("b2a", test_b, fake_a, cycled_b, test_a, "b", "a")):
+        # The inputs against the other domain's real images: symmetric, so one baseline serves both directions.
+        baseline = {"fid_identity": round(metrics.fid(feats["a"], feats["b"]), 3),
+                    "kid_identity": round(metrics.kid(feats["a"], feats["b"])[0], 5)}
+    for direction, real, fake, cycled, target, dst in (
+            ("a2b", test_a, fake_b, cycled_a, test_b, "b"), ("b2a", test_b, fake_a, cycled_b, test_a, "a")):
         cycle_psnr = metrics.psnr(cycled, real)
         m = {"images": len(real), "cycle_l1": _mean(metrics.l1(cycled, real)), "cycle_psnr": _mean(cycle_psnr),
              "cycle_ssim": _mean(metrics.ssim(cycled, real))}
@@ -94,22 +96,10 @@ def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.nda
             shown.update(truth=target, truth_psnr=truth_psnr)
         if feats:
             m["fid"] = round(metrics.fid(feats["fake_" + dst], feats[dst]), 3)
-            m["fid_identity"] = round(metrics.fid(feats[src], feats[dst]), 3)
             m["kid"], m["kid_std"] = (round(v, 5) for v in metrics.kid(feats["fake_" + dst], feats[dst]))
-            m["kid_identity"] = round(metrics.kid(feats[src], feats[dst])[0], 5)
+            m.update(baseline)
         results[direction], images[direction] = m, shown
     return results, images
-
-
-def keras_translator(generator) -> Translator:
-    """A Keras generator with the exports' pre- and post-processing, in batches of BATCH."""
-    import tensorflow as tf
-
-    from tf_cyclegan import serving
-
-    fn = tf.function(lambda x: serving.translate_uint8(generator, x),
-                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
-    return lambda images: np.concatenate([np.asarray(fn(images[i:i + BATCH])) for i in range(0, len(images), BATCH)])
 
 
 # -- opening the model and the data ----------------------------------------------------------------
@@ -127,6 +117,7 @@ def open_models(path: str, variant: str = "saved_model", checkpoint: int | None 
     p = Path(path)
     if (p / "config.json").is_file() and (p / "checkpoints").is_dir():
         from tf_cyclegan.export import ExportError, load_generators
+        from tf_cyclegan.translate import keras_translator
 
         if variant != "saved_model":
             raise EvaluateError(f"--variant {variant}: a run folder has no TFLite files; export it first "
@@ -143,9 +134,9 @@ def open_models(path: str, variant: str = "saved_model", checkpoint: int | None 
     if checkpoint is not None:
         raise EvaluateError(f"--checkpoint {checkpoint}: only for training run folders; {path} is an export "
                             "folder (its newest versions are evaluated)")
-    from tf_cyclegan.translate import _latest_version
+    from tf_cyclegan.translate import latest_version
 
-    versions = {d: _latest_version(p / d) for d in DIRECTIONS}
+    versions = {d: latest_version(p / d) for d in DIRECTIONS}
     missing = [d for d, v in versions.items() if v is None]
     if missing:
         raise EvaluateError(f"--model {path}: {missing[0]}/ holds no exported version")
@@ -164,15 +155,14 @@ def open_models(path: str, variant: str = "saved_model", checkpoint: int | None 
 def _export_translator(version: Path, direction: str, variant: str) -> Translator:
     import tensorflow as tf
 
+    from tf_cyclegan.translate import batched, open_model
+
     if variant == "saved_model":
         try:
             signature = tf.saved_model.load(str(version)).signatures["serving_default"]
         except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
             raise EvaluateError(f"{version}: cannot load it as a SavedModel ({first_line(e)})") from None
-        return lambda images: np.concatenate([signature(images=tf.constant(images[i:i + BATCH]))["translated"].numpy()
-                                              for i in range(0, len(images), BATCH)])
-    from tf_cyclegan.translate import open_model
-
+        return batched(lambda images: signature(images=tf.constant(images))["translated"])
     file = version / f"{direction}_{variant}.tflite"
     if not file.is_file():
         raise EvaluateError(f"--variant {variant}: {file} does not exist (export with --int8_selective or "
@@ -184,7 +174,8 @@ def _export_translator(version: Path, direction: str, variant: str) -> Translato
 def load_test_images(dataset: str, data_dir: str | None, size: int, num_test: int, log=print):
     """(test_a, test_b uint8 [N, size, size, 3], paired, description). Unreadable files are skipped and
     counted; without a test split the first training images stand in (said in the log)."""
-    from tf_cyclegan.data import DatasetError, load_domains
+    from tf_cyclegan.config import Config
+    from tf_cyclegan.data import DatasetError, first_images, load_domains
 
     try:
         domains = load_domains(dataset, data_dir)
@@ -197,12 +188,12 @@ def load_test_images(dataset: str, data_dir: str | None, size: int, num_test: in
             log(f"note: {domains.description} has no {train.name.replace('train', 'test')} split; using the first "
                 f"{min(num_test, len(train))} images of {train.name} (seen in training, so the numbers flatter)")
             images = train
-        images, bad = images.capped(num_test).checked(8192 * 8192)
+        images, bad = images.capped(num_test).checked(Config.max_image_pixels)  # the training default
         for item, reason in bad:
             log(f"skipped {item}: {reason}")
         if not len(images):
             raise EvaluateError(f"--dataset {dataset}: no readable test image in {images.name}")
-        arrays.append(np.stack([images.load(i, size) for i in range(len(images))]))
+        arrays.append(first_images(images, len(images), size))
     return arrays[0], arrays[1], domains.paired, domains.description
 
 
@@ -221,15 +212,10 @@ def domain_names(names: dict, direction: str) -> tuple[str, str]:
     return (names["A"], names["B"]) if direction == "a2b" else (names["B"], names["A"])
 
 
-def _png(path: Path, image: np.ndarray):
-    from tf_cyclegan.samples import save_png
-
-    save_png(path, image)
-
-
 def write_page(output: Path, report: dict, images: dict) -> Path:
     """images/<direction>/<i>_<kind>.png, results.png and index.html, each written atomically (the page last)."""
     from tf_cyclegan.fileio import atomic_write
+    from tf_cyclegan.samples import save_png
 
     e = html.escape
     names = report["domains"]
@@ -262,14 +248,14 @@ def write_page(output: Path, report: dict, images: dict) -> Path:
             cells = []
             for kind in kinds:
                 relative = f"images/{direction}/{i:03d}_{kind}.png"
-                _png(output / relative, shown[kind][i])
+                save_png(output / relative, shown[kind][i])
                 note = {"cycled": f"{shown['cycle_psnr'][i]:.1f} dB",
                         "fake": f"{shown['truth_psnr'][i]:.1f} dB vs truth" if "truth" in shown else ""}.get(kind, "")
                 cells.append(f"<td><img src='{relative}' width='{report['size'] * scale}'>{e(note)}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</table>")
     parts.append("</body></html>")
-    _png(output / "results.png", results_picture(images))
+    save_png(output / "results.png", results_picture(images))
     return atomic_write(output / "index.html", "\n".join(parts))
 
 

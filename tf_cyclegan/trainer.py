@@ -315,7 +315,7 @@ class _Evaluator:
     with evaluate's names (a2b is the A -> B generator: G, or F with --direction BtoA)."""
 
     def __init__(self, model: CycleGAN, data: Unpaired, config: Config):
-        from tf_cyclegan.evaluate import keras_translator
+        from tf_cyclegan.translate import keras_translator
 
         self.real_x, self.real_y = data.eval_images(config)
         self.G, self.F = keras_translator(model.G), keras_translator(model.F)

@@ -24,21 +24,35 @@ class TranslateError(Exception):
     """A problem with --model, --input or --output, worded for the user."""
 
 
-def _latest_version(model_dir: Path) -> Path | None:
+BATCH = 8  # images per generator call in keras_translator: bounds memory at 256x256 with the paper's networks
+
+
+def latest_version(model_dir: Path) -> Path | None:
     versions = [p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").exists()]
     return max(versions, key=lambda p: int(p.name)) if versions else None
 
 
-def _keras_translator(generator):
-    """uint8 [H, W, 3] -> uint8 [H, W, 3] through a Keras generator, with the export's processing."""
-    import numpy as np
+def keras_translator(generator):
+    """uint8 [N, H, W, 3] -> uint8 [N, H, W, 3] through a Keras generator with the export's processing, in
+    calls of at most BATCH images."""
     import tensorflow as tf
 
     from tf_cyclegan import serving
 
-    fn = tf.function(lambda x: serving.translate_uint8(generator, x),
-                     input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])
-    return lambda image: np.asarray(fn(image[None]))[0]
+    return batched(tf.function(lambda x: serving.translate_uint8(generator, x),
+                               input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)]))
+
+
+def batched(fn):
+    """fn (a batch of images -> a batch of images) applied BATCH images at a time, the results joined."""
+    import numpy as np
+
+    return lambda images: np.concatenate([np.asarray(fn(images[i:i + BATCH])) for i in range(0, len(images), BATCH)])
+
+
+def _one_image(translator):
+    """A batch translator as a uint8 [H, W, 3] -> uint8 [H, W, 3] function."""
+    return lambda image: translator(image[None])[0]
 
 
 def open_model(path: str | os.PathLike, direction: str = "a2b"):
@@ -75,7 +89,7 @@ def open_model(path: str | os.PathLike, direction: str = "a2b"):
             generator = keras.saving.load_model(str(p), compile=False, safe_mode=True)
         except Exception as e:
             raise TranslateError(f"--model {p}: refused or unreadable Keras file ({first_line(e)})") from None
-        return _keras_translator(generator), f"Keras model {p}"
+        return _one_image(keras_translator(generator)), f"Keras model {p}"
 
     if p.is_dir() and not (p / "saved_model.pb").exists():
         if (p / "config.json").is_file() and (p / "checkpoints").is_dir():
@@ -85,10 +99,10 @@ def open_model(path: str | os.PathLike, direction: str = "a2b"):
                 _, generators, names, checkpoint = load_generators(p)
             except ExportError as e:
                 raise TranslateError(str(e)) from None
-            return _keras_translator(generators[direction]), f"run {p} ({checkpoint}, {direction})"
+            return _one_image(keras_translator(generators[direction])), f"run {p} ({checkpoint}, {direction})"
         if (p / direction).is_dir():
             p = p / direction
-        version = _latest_version(p)
+        version = latest_version(p)
         if version is None:
             raise TranslateError(f"--model {path}: not a SavedModel, an export folder with {direction}/, a "
                                  ".tflite file or a training run folder")
