@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tf_cyclegan.config import INIT_TYPES, NORMS
@@ -29,9 +30,48 @@ class ReflectionPadding2D(keras.layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class Cropping2D(keras.layers.Cropping2D):
+    """keras.layers.Cropping2D (NHWC) as a Slice op instead of a StridedSlice. TF's CPU gradient of a
+    StridedSlice is slow: measured at 256x256, the crop after the generator's last transposed convolution
+    took 114 ms forward and backward as a StridedSlice and 49 ms as a Slice, whose gradient is a Pad."""
+
+    def call(self, x):
+        (top, bottom), (left, right) = self.cropping
+        if self.data_format != "channels_last":
+            return super().call(x)
+        shape = ops.shape(x)
+        return ops.slice(x, [0, top, left, 0], [shape[0], shape[1] - top - bottom, shape[2] - left - right, shape[3]])
+
+
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class InstanceNormalization(keras.layers.GroupNormalization):
+    """GroupNormalization with one channel per group, computed by TF's fused batch norm: with the images
+    moved into the channels ([B, H, W, C] -> [1, H, W, B*C]; at batch 1 nothing moves) its per-channel
+    statistics are each image's own. The fused op and its gradient replace a dozen element-wise ops and
+    reductions (measured at 256x256x64 forward and backward: 22 ms against 37 ms for one image, 68 against
+    80 ms for two). Other settings (groups of several channels, centre, scale) run Keras' own code."""
+
+    def call(self, x):
+        if len(x.shape) != 4 or self.groups != x.shape[-1] or self.center or self.scale or self.axis not in (-1, 3):
+            return super().call(x)
+        images = tf.cast(x, tf.float32)  # as GroupNormalization does: 16-bit inputs are normalised in float32
+        batch, height, width, channels = tf.unstack(tf.shape(images))
+        one_image = x.shape[0] == 1
+        if not one_image:
+            images = tf.reshape(tf.transpose(images, [1, 2, 0, 3]), [1, height, width, batch * channels])
+        n = tf.shape(images)[-1]
+        # The raw op: tf.nn's wrapper raises epsilon to at least 1.001e-5, and the reference uses 1e-5.
+        y = tf.raw_ops.FusedBatchNormV3(x=images, scale=tf.ones([n]), offset=tf.zeros([n]), mean=tf.zeros([0]),
+                                        variance=tf.zeros([0]), epsilon=self.epsilon, is_training=True).y
+        if not one_image:
+            y = tf.transpose(tf.reshape(y, [height, width, batch, channels]), [2, 0, 1, 3])
+        return tf.cast(y, self.compute_dtype)
+
+
 def instance_norm(name: str | None = None) -> keras.layers.Layer:
     """The reference's InstanceNorm2d(affine=False): per-image, per-channel statistics, no parameters."""
-    return keras.layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=1e-5, name=name)
+    return InstanceNormalization(groups=-1, center=False, scale=False, epsilon=1e-5, name=name)
 
 
 def norm_layer(norm: str, gain: float = 0.02, name: str | None = None) -> keras.layers.Layer | None:

@@ -15,7 +15,7 @@ import keras
 from keras import layers
 
 from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS, size_multiple  # noqa: F401
-from tf_cyclegan.layers import ReflectionPadding2D, conv_init, norm_layer, uses_bias
+from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D, conv_init, norm_layer, uses_bias
 
 
 @contextlib.contextmanager
@@ -46,7 +46,7 @@ class _Builder:
         x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid", use_bias=bias,
                                    kernel_initializer=conv_init(self.init_type, self.init_gain),
                                    name=f"{name}_conv")(x)
-        return layers.Cropping2D(crop, name=f"{name}_crop")(x)
+        return Cropping2D(crop, name=f"{name}_crop")(x)
 
     def normalize(self, x, name):
         layer = norm_layer(self.norm, self.init_gain, name)
