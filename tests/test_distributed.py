@@ -18,7 +18,7 @@ import tensorflow as tf
 from conftest import tiny_config
 from tf_cyclegan.config import Config
 from tf_cyclegan.data import Unpaired, folder_domains
-from tf_cyclegan.distribute import StrategyError, make_strategy
+from tf_cyclegan.distribute import StrategyError, cpu_has_amx, make_strategy
 from tf_cyclegan.image_pool import ImagePool
 from tf_cyclegan.trainer import RunError, train
 
@@ -113,6 +113,15 @@ def test_resume_on_another_replica_count_continues_the_same_run(runs, name):
     root, logs = runs
     assert any("Resuming from" in line and "ckpt-3" in line for line in logs[name])
     assert_same_weights(trained(root / name / "checkpoints/ckpt-5"), trained(root / "one/checkpoints/ckpt-5"))
+
+
+def test_amx_is_read_from_the_cpu_flags(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_tile amx_int8\n")
+    assert not cpu_has_amx(str(info))
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert cpu_has_amx(str(info))
+    assert not cpu_has_amx(str(tmp_path / "missing"))
 
 
 def test_pool_load_deals_saved_blocks_to_any_replica_count(tmp_path):

@@ -91,7 +91,7 @@ def read_scalars(folder):
     return scalars
 
 
-def test_a_run_leaves_checkpoints_config_samples_and_tensorboard(image_folder, tmp_path):
+def test_a_run_leaves_checkpoints_config_samples_and_tensorboard(image_folder, tmp_path, monkeypatch):
     config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"))
     lines = []
     run = train(config, log=lines.append)
@@ -108,8 +108,11 @@ def test_a_run_leaves_checkpoints_config_samples_and_tensorboard(image_folder, t
     assert tags["samples"] == [5, 10]
 
     # The same run again has nothing to do; a different architecture is refused with the differences.
+    # On a CPU with AMX units the log suggests bfloat16.
     lines.clear()
+    monkeypatch.setattr("tf_cyclegan.trainer.cpu_has_amx", lambda: True)
     train(config, log=lines.append)
+    assert any(line.startswith("Hint: this CPU has AMX") and "--mixed_precision bf16" in line for line in lines)
     assert any("Resuming from" in line and "ckpt-10" in line for line in lines)
     assert "Nothing to do" in lines[-1]
     with pytest.raises(RunError, match=r"Differences: --ngf: the run has 8, this command has 16"):

@@ -101,3 +101,13 @@ def describe(strategy: tf.distribute.Strategy | None) -> str:
                 f"{index}{' (chief)' if is_chief(strategy) else ''}")
     devices = getattr(strategy.extended, "worker_devices", ())
     return f"{name}: {strategy.num_replicas_in_sync} replicas ({', '.join(devices)})"
+
+
+def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU has AMX tile units for bfloat16 (Intel Xeon since Sapphire Rapids), where oneDNN
+    runs bfloat16 convolutions several times faster than float32 ones."""
+    try:
+        with open(cpuinfo) as info:
+            return any(line.startswith("flags") and " amx_bf16" in line for line in info)
+    except OSError:
+        return False
