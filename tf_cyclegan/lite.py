@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tf_cyclegan.layers import ReflectionPadding2D
+from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D
 
 
 class InstanceNorm4D(keras.layers.Layer):
@@ -62,6 +62,8 @@ def _lite_layer(layer):
         return InstanceNorm4D(layer.epsilon, name=layer.name)
     if isinstance(layer, ReflectionPadding2D):
         return SlicedReflectionPadding2D(layer.padding, name=layer.name)
+    if isinstance(layer, Cropping2D):  # Keras' own: a strided slice with constant bounds, no SHAPE op
+        return keras.layers.Cropping2D(layer.cropping, name=layer.name)
     return layer.__class__.from_config(layer.get_config())
 
 
