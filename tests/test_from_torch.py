@@ -131,3 +131,14 @@ def test_the_benchmarks_reference_networks_have_the_reference_sizes():
     assert count(ResnetGenerator(64, 9, INSTANCE)) == 11_378_179
     times = time_reference_step(size=32, batch_size=2, iters=2, n_blocks=1, ngf=8)
     assert len(times) == 2 and all(t > 0 for t in times)
+
+
+def test_the_reference_is_timed_under_torch_autocast_for_mixed_precision():
+    from tf_cyclegan.torch_reference import autocast, time_reference_step
+
+    G, x = ResnetGenerator(8, 1, INSTANCE), torch.rand(1, 3, 16, 16)
+    for precision, dtype in (("off", torch.float32), ("bf16", torch.bfloat16)):
+        with autocast(precision):
+            assert G.model[1](x).dtype == dtype  # the stem convolution
+    times = time_reference_step(size=32, batch_size=1, iters=2, n_blocks=1, ngf=8, mixed_precision="bf16")
+    assert len(times) == 2 and all(t > 0 for t in times)

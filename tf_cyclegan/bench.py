@@ -42,7 +42,8 @@ class BenchOptions:
     jit_compile: bool = dataclasses.field(default=False, metadata={"help": "time the XLA-compiled train step"})
     low_memory: bool = dataclasses.field(default=False, metadata={"help": "time the train step with --low_memory"})
     mixed_precision: str = dataclasses.field(default="off", metadata={
-        "help": "time the train step in this precision", "choices": tuple(MIXED_PRECISION)})
+        "help": "time the train step in this precision (the reference's under torch.autocast)",
+        "choices": tuple(MIXED_PRECISION)})
     infer_size: int = dataclasses.field(default=256, metadata={"help": "inference image size"})
     dataset: str = dataclasses.field(default="seasons", metadata={"help": "dataset for the pipeline timing"})
     only: str = dataclasses.field(default="", metadata={
@@ -131,7 +132,7 @@ def measure_reference(options: BenchOptions, batch_size: int) -> dict:
 
     torch.set_num_threads(os.cpu_count() or 1)
     blocks = int(match.group(1))
-    times = time_reference_step(options.size, batch_size, options.iters, blocks, options.ngf)
+    times = time_reference_step(options.size, batch_size, options.iters, blocks, options.ngf, options.mixed_precision)
     median = statistics.median(times)
     inference = time_reference_inference(options.infer_size, options.iters, blocks, options.ngf)
     return {"batch_size": batch_size, "median_s": median, "min_s": min(times), "iters": options.iters,
@@ -249,8 +250,9 @@ def describe(record: dict) -> str:
                 f"GFLOP/s" + (f" ({peak:.0%} of matmul)" if peak else "") + rss)
     if kind == "reference":
         ours = record.get("ours_vs_reference")
+        autocast = "" if record["mixed_precision"] == "off" else f" under torch.autocast {record['mixed_precision']}"
         return (f"PyTorch reference (torch {record['torch']}) {record['size']}x{record['size']} {record['netG']} "
-                f"batch {record['batch_size']}: {record['median_s']:.2f} s/iter median, {record['min_s']:.2f} min"
+                f"batch {record['batch_size']}{autocast}: {record['median_s']:.2f} s/iter median, {record['min_s']:.2f} min"
                 + (f"; ours takes {ours:.2f}x its time" if ours else "")
                 + f"; its generator inference at {record['inference_size']}x{record['inference_size']}: "
                 f"{record['inference_median_s']:.3f} s" + rss)

@@ -6,6 +6,7 @@ with the reference's on the same machine. Needs PyTorch (the `torch` extra).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 
@@ -164,17 +165,30 @@ class ReferenceCycleGAN:
         self.optimizer_D.step()
 
 
-def time_reference_step(size: int, batch_size: int, iters: int, n_blocks: int = 9, ngf: int = 64) -> list[float]:
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}  # our --mixed_precision names
+
+
+def autocast(mixed_precision: str = "off"):
+    """PyTorch's own mixed precision on the CPU (torch.autocast), the counterpart of --mixed_precision for
+    timing the reference fairly; "off" is float32, as the reference trains."""
+    if mixed_precision == "off":
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=AUTOCAST[mixed_precision])
+
+
+def time_reference_step(size: int, batch_size: int, iters: int, n_blocks: int = 9, ngf: int = 64,
+                        mixed_precision: str = "off") -> list[float]:
     """Seconds of each timed iteration, after one warm-up iteration."""
     torch.manual_seed(0)
     model = ReferenceCycleGAN(ngf, n_blocks, ngf)
     real_x, real_y = (torch.rand(batch_size, 3, size, size) * 2 - 1 for _ in range(2))
-    model.step(real_x, real_y)
-    times = []
-    for _ in range(iters):
-        started = time.perf_counter()
+    with autocast(mixed_precision):
         model.step(real_x, real_y)
-        times.append(time.perf_counter() - started)
+        times = []
+        for _ in range(iters):
+            started = time.perf_counter()
+            model.step(real_x, real_y)
+            times.append(time.perf_counter() - started)
     return times
 
 

@@ -403,7 +403,8 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
 
     log(f"Devices: {describe(strategy)}" + (f"; {config.batch_size // replicas} image(s) per replica per step"
                                              if strategy else ""))
-    if config.mixed_precision == "off" and cpu_has_amx() and not tf.config.list_logical_devices("GPU"):
+    accelerators = [d for kind in ("GPU", "TPU") for d in tf.config.list_logical_devices(kind)]
+    if config.mixed_precision == "off" and not accelerators and cpu_has_amx():
         log("Hint: this CPU has AMX units for bfloat16; --mixed_precision bf16 trains the paper's networks 2-3x "
             "faster on one at 128x128 and above (README: Performance)")
     model = CycleGAN(config, data.steps_per_epoch, data.max_shape, variable_size=data.image_shape is None,
