@@ -250,9 +250,11 @@ def describe(record: dict) -> str:
                 f"GFLOP/s" + (f" ({peak:.0%} of matmul)" if peak else "") + rss)
     if kind == "reference":
         ours = record.get("ours_vs_reference")
-        autocast = "" if record["mixed_precision"] == "off" else f" under torch.autocast {record['mixed_precision']}"
+        precision = record["mixed_precision"]
+        autocast = "" if precision == "off" else f" under torch.autocast {precision}"
         return (f"PyTorch reference (torch {record['torch']}) {record['size']}x{record['size']} {record['netG']} "
-                f"batch {record['batch_size']}{autocast}: {record['median_s']:.2f} s/iter median, {record['min_s']:.2f} min"
+                f"batch {record['batch_size']}{autocast}: {record['median_s']:.2f} s/iter median, "
+                f"{record['min_s']:.2f} min"
                 + (f"; ours takes {ours:.2f}x its time" if ours else "")
                 + f"; its generator inference at {record['inference_size']}x{record['inference_size']}: "
                 f"{record['inference_median_s']:.3f} s" + rss)
