@@ -60,10 +60,10 @@ def keras_instance_norm():
     return keras.layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=1e-5)
 
 
-def values_and_input_gradients(layer, x):
+def values_and_input_gradients(layer, x, batch=None):
     """layer(x) and d sum(y * sin(y)) / dx, in a graph whose image shape is unknown until it runs (as in
-    training with images of varying sizes)."""
-    @tf.function(input_signature=[tf.TensorSpec([x.shape[0], None, None, x.shape[-1]])])
+    training with images of varying sizes); batch=None: the batch size too (as in a serving signature)."""
+    @tf.function(input_signature=[tf.TensorSpec([batch, None, None, x.shape[-1]])])
     def run(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -73,12 +73,13 @@ def values_and_input_gradients(layer, x):
     return [np.asarray(t) for t in run(tf.constant(x))]
 
 
-@pytest.mark.parametrize("batch", [1, 3])
-def test_fused_instance_norm_equals_keras_group_norm_in_values_and_gradients(batch):
+@pytest.mark.parametrize("batch, known", [(1, True), (3, True), (1, False), (3, False)])
+def test_fused_instance_norm_equals_keras_group_norm_in_values_and_gradients(batch, known):
     rng = np.random.default_rng(batch)
     scale, shift = np.array([1, 5, 0.1, 30, 2]), np.array([3, -2, 7, 0, 1])
     x = (rng.normal(size=(batch, 9, 7, 5)) * scale + shift).astype("float32")
-    ours, expected = (values_and_input_gradients(layer, x) for layer in (instance_norm(), keras_instance_norm()))
+    ours, expected = (values_and_input_gradients(layer, x, batch if known else None)
+                      for layer in (instance_norm(), keras_instance_norm()))
     np.testing.assert_allclose(ours[0], expected[0], atol=2e-5)
     np.testing.assert_allclose(ours[1], expected[1], atol=2e-4, rtol=1e-4)
     assert isinstance(instance_norm(), keras.layers.GroupNormalization)  # export and conversion see one
@@ -130,7 +131,7 @@ def test_instance_norm_layers_round_trip_through_keras_config():
 @pytest.mark.parametrize("crop", [((1, 0), (1, 0)), ((1, 1), (1, 1)), ((2, 0), (0, 3))])
 def test_cropping_equals_keras_cropping_in_values_and_gradients(crop):
     x = np.random.default_rng(0).normal(size=(2, 9, 8, 3)).astype("float32")
-    ours, expected = (values_and_input_gradients(layer, x)
+    ours, expected = (values_and_input_gradients(layer, x, batch=2)
                       for layer in (Cropping2D(crop), keras.layers.Cropping2D(crop)))
     assert ours[0].shape == (2, 9 - sum(crop[0]), 8 - sum(crop[1]), 3)
     np.testing.assert_array_equal(ours[0], expected[0])
