@@ -53,12 +53,10 @@ class InstanceNormalization(keras.layers.GroupNormalization):
     several channels, centre, scale) run Keras' own code."""
 
     def call(self, x):
-        if len(x.shape) != 4 or self.groups != x.shape[-1] or self.center or self.scale or self.axis not in (-1, 3):
+        if not is_instance_norm(self, x.shape):
             return super().call(x)
         images = tf.cast(x, tf.float32)  # as GroupNormalization does: 16-bit inputs are normalised in float32
-        if x.shape[0] == 1:
-            y = self._normalize(images)
-        elif x.shape[0] is not None:
+        if x.shape[0] is not None:  # (one image: split and concat return their input)
             y = tf.concat([self._normalize(image) for image in tf.split(images, x.shape[0])], axis=0)
         else:  # a batch of unknown size (a serving signature): the images move into the channels
             batch, height, width, channels = tf.unstack(tf.shape(images))
@@ -72,6 +70,17 @@ class InstanceNormalization(keras.layers.GroupNormalization):
         # The raw op: tf.nn's wrapper raises epsilon to at least 1.001e-5, and the reference uses 1e-5.
         return tf.raw_ops.FusedBatchNormV3(x=images, scale=tf.ones([n]), offset=tf.zeros([n]), mean=tf.zeros([0]),
                                            variance=tf.zeros([0]), epsilon=self.epsilon, is_training=True).y
+
+
+def is_instance_norm(layer, input_shape=None) -> bool:
+    """Whether the layer is a GroupNormalization that computes instance norm without parameters on NHWC images
+    of input_shape (default: the shape it was built on): one channel per group (Keras stores groups=-1 as
+    the channel count), no centre or scale."""
+    if not isinstance(layer, keras.layers.GroupNormalization):
+        return False
+    shape = layer.input.shape if input_shape is None else input_shape
+    return (len(shape) == 4 and layer.axis in (-1, 3) and layer.groups in (-1, shape[-1]) and not layer.center
+            and not layer.scale)
 
 
 def instance_norm(name: str | None = None) -> keras.layers.Layer:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D
+from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D, is_instance_norm
 
 
 class InstanceNorm4D(keras.layers.Layer):
@@ -52,13 +52,8 @@ def _line(x, axis: int, i: int):
     return x[tuple(index)]
 
 
-def _is_instance_norm(layer) -> bool:
-    return (isinstance(layer, keras.layers.GroupNormalization) and not layer.center and not layer.scale
-            and layer.groups in (-1, layer.input.shape[-1]))  # Keras stores -1 as the channel count
-
-
 def _lite_layer(layer):
-    if _is_instance_norm(layer):
+    if is_instance_norm(layer):
         return InstanceNorm4D(layer.epsilon, name=layer.name)
     if isinstance(layer, ReflectionPadding2D):
         return SlicedReflectionPadding2D(layer.padding, name=layer.name)
