@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
 
 SIGNATURE = "translate_bytes"
 
@@ -35,18 +35,10 @@ def predict(server: str, model: str, images: list[bytes], timeout: float = 60.0)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("image")
-    parser.add_argument("output")
-    parser.add_argument("--server", default="localhost:8500")
-    parser.add_argument("--model", default="a2b")
-    args = parser.parse_args(argv)
-    with open(args.image, "rb") as f:
-        (png,) = predict(args.server, args.model, [f.read()])
-    with open(args.output, "wb") as f:
-        f.write(png)
-    print(f"{args.image} -> {args.output} ({len(png)} bytes)")
-    return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the command line is rest_client's, beside this file
+    from rest_client import command_line
+
+    return command_line(predict, "localhost:8500", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -42,11 +42,13 @@ def predict(server: str, model: str, images: list[bytes], timeout: float = 60.0)
         return parse_response(json.loads(response.read()))
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command_line(predict, default_server: str, description: str, argv=None) -> int:
+    """`IMAGE OUTPUT [--server] [--model]`: one image through predict(server, model, [bytes]), the PNG written
+    to OUTPUT. The gRPC client shares it."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("image")
     parser.add_argument("output")
-    parser.add_argument("--server", default="http://localhost:8501")
+    parser.add_argument("--server", default=default_server)
     parser.add_argument("--model", default="a2b", help="a2b or b2a (names in export/models.config)")
     args = parser.parse_args(argv)
     with open(args.image, "rb") as f:
@@ -55,6 +57,10 @@ def main(argv=None) -> int:
         f.write(png)
     print(f"{args.image} -> {args.output} ({len(png)} bytes)")
     return 0
+
+
+def main(argv=None) -> int:
+    return command_line(predict, "http://localhost:8501", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""tf_cyclegan: CycleGAN (Zhu et al., 2017) for TensorFlow 2 and Keras 3.
+"""tf_cyclegan: image-to-image translation for TensorFlow 2 and Keras 3, starting with CycleGAN (Zhu et al.,
+2017), parameter for parameter the reference PyTorch implementation's networks.
 
 The networks are loaded lazily so that `python -m tf_cyclegan.train --help` answers without TensorFlow.
 """
@@ -11,7 +12,7 @@ __all__ = ["Config", "build_generator", "build_discriminator"]
 
 def __getattr__(name):
     if name in ("build_generator", "build_discriminator"):
-        from tf_cyclegan import models
+        from tf_cyclegan import networks
 
-        return getattr(models, name)
+        return getattr(networks, name)
     raise AttributeError(f"module 'tf_cyclegan' has no attribute {name!r}")

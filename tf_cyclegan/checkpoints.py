@@ -16,13 +16,42 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tf_cyclegan.cli import first_line
+from tf_cyclegan.errors import CheckpointError, first_line
 
 _INDEX = re.compile(r"ckpt-(\d+)\.index$")
 
 
-class CheckpointError(Exception):
-    """No usable checkpoint, or one could not be written; worded for the user."""
+def candidates(folder: Path) -> list[str]:
+    """Checkpoint prefixes on disk, newest first (the index files, not the state file, decide)."""
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), str(folder / f"ckpt-{m.group(1)}"))
+             for p in folder.iterdir() if (m := _INDEX.match(p.name))]
+    return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def restore_newest(folder: Path, restore, log=print, step: int | None = None) -> str | None:
+    """restore(prefix) with the newest checkpoint in folder that reads back, warning about each one that does
+    not (or with ckpt-<step> alone); the prefix restored, None when the folder holds none. Training resumes
+    and export reads through this one function, so a run that resumes also exports."""
+    found = candidates(Path(folder))
+    if step is not None:
+        wanted = str(Path(folder) / f"ckpt-{step}")
+        if wanted not in found:
+            have = ", ".join(p.rsplit("-", 1)[1] for p in found) or "none"
+            raise CheckpointError(f"--checkpoint {step}: {wanted} does not exist (available: {have})")
+        found = [wanted]
+    for prefix in found:
+        try:
+            restore(prefix)
+            return prefix
+        except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
+            log(f"warning: checkpoint {prefix} is unreadable ({first_line(e)})"
+                + ("; trying the previous one" if prefix != found[-1] else ""))
+    if found:
+        raise CheckpointError(f"no readable checkpoint in {folder} (tried {', '.join(found)}); "
+                              "nothing was changed: move the folder away to start over")
+    return None
 
 
 class CheckpointFolder:
@@ -65,27 +94,11 @@ class CheckpointFolder:
                      f"{self.folder}")
 
     def candidates(self) -> list[str]:
-        """Checkpoint prefixes on disk, newest first (the index files, not the state file, decide)."""
-        if not self.folder.is_dir():
-            return []
-        found = [(int(m.group(1)), str(self.folder / f"ckpt-{m.group(1)}"))
-                 for p in self.folder.iterdir() if (m := _INDEX.match(p.name))]
-        return [prefix for _, prefix in sorted(found, reverse=True)]
+        return candidates(self.folder)
 
     def restore(self) -> str | None:
         """Restore the newest readable checkpoint; None when there is none at all."""
-        candidates = self.candidates()
-        for prefix in candidates:
-            try:
-                self._restore(prefix)
-                return prefix
-            except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
-                self.log(f"warning: checkpoint {prefix} is unreadable ({first_line(e)}); trying the "
-                         "previous one")
-        if candidates:
-            raise CheckpointError(f"no readable checkpoint in {self.folder} (tried {', '.join(candidates)}); "
-                                  "nothing was changed: move the folder away to start over")
-        return None
+        return restore_newest(self.folder, self._restore, self.log)
 
     @property
     def latest(self) -> str | None:

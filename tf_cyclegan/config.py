@@ -12,13 +12,15 @@ import json
 import re
 from typing import Any
 
+from tf_cyclegan.directions import RUN_DIRECTIONS
+
 GAN_MODES = ("lsgan", "vanilla", "wgangp")
 LR_POLICIES = ("linear", "step", "plateau", "cosine")
 NET_D = ("basic", "n_layers", "pixel")
 NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")
-DIRECTIONS = ("AtoB", "BtoA")
+MODELS = ("cycle_gan",)  # see tf_cyclegan.models.model_class
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # tf.distribute, see distribute.py
 MIXED_PRECISION = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # -> Keras dtype policy
 RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
@@ -38,6 +40,9 @@ def _opt(default, help, *, resumable=False, **extra):
 
 @dataclasses.dataclass
 class Config:
+    # The translation model (one module of tf_cyclegan.models each).
+    model: str = _opt("cycle_gan", "translation model: cycle_gan (Zhu et al. 2017: two generators, cycle "
+                      "consistency, unpaired data)", choices=MODELS)
     # Data.
     dataset: str = _opt("seasons", "'seasons' (embedded), a TFDS name such as cycle_gan/horse2zebra, "
                         "or a folder with trainA/ trainB/ [testA/ testB/]")
@@ -57,7 +62,7 @@ class Config:
                            "sizes need --batch_size 1", choices=PREPROCESS)
     no_flip: bool = _opt(False, "no random horizontal flip")
     serial_batches: bool = _opt(False, "take images in order instead of at random (the reference's flag)")
-    direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=DIRECTIONS)
+    direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=RUN_DIRECTIONS)
     # Networks.
     netG: str = _opt("resnet_9blocks", "generator: resnet_<N>blocks (paper: resnet_9blocks at 256, "
                      "resnet_6blocks at 128), unet_256 or unet_128")
@@ -92,18 +97,18 @@ class Config:
     seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")
     deterministic: bool = _opt(False, "deterministic TF ops (bitwise-reproducible, a little slower)",
                                resumable=True)
-    jit_compile: bool = _opt(False, "compile the train step with XLA (see README, Performance; not with "
+    jit_compile: bool = _opt(False, "compile the train step with XLA (see docs/performance.md; not with "
                              "images of varying sizes)", resumable=True)
     low_memory: bool = _opt(False, "call each network once per image pass instead of once per network "
                             "where the maths allows: about 15 percent less peak memory, a few percent slower "
-                            "(see README, Performance)", resumable=True)
+                            "(see docs/performance.md)", resumable=True)
     mixed_precision: str = _opt("off", "compute in bf16 or fp16, weights and losses in float32 (Keras "
-                                "mixed precision; fp16 with dynamic loss scaling): for GPUs, see README, "
-                                "Performance; correct but slower on CPUs", choices=tuple(MIXED_PRECISION))
+                                "mixed precision; fp16 with dynamic loss scaling): for GPUs and AMX CPUs, see "
+                                "docs/performance.md; correct but slower on other CPUs", choices=tuple(MIXED_PRECISION))
     strategy: str = _opt("auto", "tf.distribute strategy: auto (mirrored when more than one GPU is visible, "
                          "else default), default (one device), mirrored (every local GPU), multi_worker "
                          "(several machines, from TF_CONFIG) or tpu; --batch_size is the global batch, split "
-                         "over the replicas (see README, Distributed training)", resumable=True,
+                         "over the replicas (see docs/distributed.md)", resumable=True,
                          choices=STRATEGIES)
     tpu: str | None = _opt(None, "--strategy tpu: the TPU's name or grpc:// address (default: the TPU VM's "
                            "own)", resumable=True)

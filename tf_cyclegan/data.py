@@ -20,8 +20,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tf_cyclegan.cli import first_line
 from tf_cyclegan.config import Config, size_multiple
+from tf_cyclegan.directions import swap_ab
+from tf_cyclegan.errors import DatasetError, first_line
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 SPLITS = ("trainA", "trainB", "testA", "testB")
@@ -29,10 +30,6 @@ CYCLE_GAN_CONFIGS = ("apple2orange", "summer2winter_yosemite", "horse2zebra", "m
                      "ukiyoe2photo", "vangogh2photo", "maps", "facades", "iphone2dslr_flower")
 CYCLE_GAN_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{}.zip"
 SEASONS = "seasons"
-
-
-class DatasetError(Exception):
-    """A problem with the user's data, worded as one line that says what to do."""
 
 
 # -- decoding --------------------------------------------------------------------------------------
@@ -358,19 +355,18 @@ class Unpaired:
 
     @classmethod
     def from_domains(cls, domains: Domains, config: Config) -> "Unpaired":
-        a, b = domains.train_a.capped(config.max_dataset_size), domains.train_b.capped(config.max_dataset_size)
-        test_a, test_b = domains.test_a or domains.train_a, domains.test_b or domains.train_b
-        names = (domains.name_a, domains.name_b)
-        if config.direction == "BtoA":
-            a, b, test_a, test_b, names = b, a, test_b, test_a, names[::-1]
+        swap = lambda a, b: swap_ab((a, b), config.direction)  # noqa: E731  (X and Y from A and B)
+        x, y = swap(domains.train_a.capped(config.max_dataset_size), domains.train_b.capped(config.max_dataset_size))
+        test_x, test_y = swap(domains.test_a or domains.train_a, domains.test_b or domains.train_b)
+        name_x, name_y = swap(domains.name_a, domains.name_b)
         # An epoch is max(|A|, |B|) images, as the reference; the shorter domain is re-sampled.
-        steps = max(len(a), len(b)) // config.batch_size
+        steps = max(len(x), len(y)) // config.batch_size
         if steps < 1:
             raise DatasetError(f"--batch_size {config.batch_size} is larger than the dataset "
-                               f"({max(len(a), len(b))} images per domain)")
-        image_shape, max_shape = training_shapes(a, b, config)
+                               f"({max(len(x), len(y))} images per domain)")
+        image_shape, max_shape = training_shapes(x, y, config)
         paired = domains.paired and domains.test_a is not None and domains.test_b is not None
-        return cls(a, b, test_a, test_b, names[0], names[1], steps, image_shape, max_shape, paired)
+        return cls(x, y, test_x, test_y, name_x, name_y, steps, image_shape, max_shape, paired)
 
     def train_dataset(self, config: Config, start_step: int = 0,
                       input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:

@@ -13,11 +13,7 @@ import os
 
 import tensorflow as tf
 
-from tf_cyclegan.cli import first_line
-
-
-class StrategyError(Exception):
-    """A strategy that cannot be set up here, worded for the user."""
+from tf_cyclegan.errors import StrategyError, first_line
 
 
 def _check_tf_config() -> dict:
@@ -25,7 +21,7 @@ def _check_tf_config() -> dict:
     if not text:
         raise StrategyError("--strategy multi_worker needs the TF_CONFIG environment variable on every worker, "
                             'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": '
-                            '"worker", "index": 0}} (see README, Distributed training)')
+                            '"worker", "index": 0}} (see docs/distributed.md)')
     try:
         spec = json.loads(text)
         workers = spec["cluster"]["worker"]

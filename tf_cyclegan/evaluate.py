@@ -10,30 +10,23 @@ baseline (input against truth); FID and KID when InceptionV3's weights are on di
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import html
 import json
-import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from tf_cyclegan.cli import first_line
+from tf_cyclegan import layout
+from tf_cyclegan.directions import DIRECTIONS, source_target
+from tf_cyclegan.errors import EvaluateError, first_line
+from tf_cyclegan.metrics import Translator, measure, summary_lines
 
 PROG = "python -m tf_cyclegan.evaluate"
 VARIANTS = ("saved_model", "float32", "float16", "int8_dynamic", "int8_selective", "int8_full")
-DIRECTIONS = ("a2b", "b2a")
-
-Translator = Callable[[np.ndarray], np.ndarray]  # uint8 [N, H, W, 3] -> uint8 [N, H, W, 3]
-
-
-class EvaluateError(Exception):
-    """A problem with --model, --dataset or --output, worded for the user."""
 
 
 @dataclasses.dataclass
@@ -59,49 +52,6 @@ class EvaluateOptions:
     no_fid: bool = dataclasses.field(default=False, metadata={"help": "skip FID and KID"})
 
 
-# -- measuring -------------------------------------------------------------------------------------
-def _mean(values) -> float:
-    return round(float(np.mean(values)), 4)
-
-
-def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.ndarray, paired: bool = False,
-            features: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
-    """(metrics, images): metrics per direction as in the module docstring; images per direction holds
-    real, fake, cycled (and truth when paired) uint8 arrays and the per-image PSNRs, for the page."""
-    from tf_cyclegan import metrics
-
-    if paired and len(test_a) != len(test_b):
-        raise EvaluateError(f"paired test data needs as many A as B images, got {len(test_a)} and {len(test_b)}")
-    fake_b, fake_a = a2b(test_a), b2a(test_b)
-    cycled_a, cycled_b = b2a(fake_b), a2b(fake_a)
-    results, images = {}, {}
-    feats, baseline = {}, {}
-    if features is not None:
-        feats = {name: features(x) for name, x in (("a", test_a), ("b", test_b), ("fake_a", fake_a),
-                                                    ("fake_b", fake_b))}
-        # The inputs against the other domain's real images: symmetric, so one baseline serves both directions.
-        baseline = {"fid_identity": round(metrics.fid(feats["a"], feats["b"]), 3),
-                    "kid_identity": round(metrics.kid(feats["a"], feats["b"])[0], 5)}
-    for direction, real, fake, cycled, target, dst in (
-            ("a2b", test_a, fake_b, cycled_a, test_b, "b"), ("b2a", test_b, fake_a, cycled_b, test_a, "a")):
-        cycle_psnr = metrics.psnr(cycled, real)
-        m = {"images": len(real), "cycle_l1": _mean(metrics.l1(cycled, real)), "cycle_psnr": _mean(cycle_psnr),
-             "cycle_ssim": _mean(metrics.ssim(cycled, real))}
-        shown = {"real": real, "fake": fake, "cycled": cycled, "cycle_psnr": cycle_psnr}
-        if paired:
-            truth_psnr, identity_psnr = metrics.psnr(fake, target), metrics.psnr(real, target)
-            m.update(truth_psnr=_mean(truth_psnr), identity_psnr=_mean(identity_psnr),
-                     psnr_gain=round(float(np.mean(truth_psnr) - np.mean(identity_psnr)), 4),
-                     truth_ssim=_mean(metrics.ssim(fake, target)), identity_ssim=_mean(metrics.ssim(real, target)))
-            shown.update(truth=target, truth_psnr=truth_psnr)
-        if feats:
-            m["fid"] = round(metrics.fid(feats["fake_" + dst], feats[dst]), 3)
-            m["kid"], m["kid_std"] = (round(v, 5) for v in metrics.kid(feats["fake_" + dst], feats[dst]))
-            m.update(baseline)
-        results[direction], images[direction] = m, shown
-    return results, images
-
-
 # -- opening the model and the data ----------------------------------------------------------------
 @dataclasses.dataclass
 class Opened:
@@ -113,74 +63,61 @@ class Opened:
 
 
 def open_models(path: str, variant: str = "saved_model", checkpoint: int | None = None) -> Opened:
-    """Both directions of a run folder (latest or given checkpoint) or an export folder (newest versions)."""
-    p = Path(path)
-    if (p / "config.json").is_file() and (p / "checkpoints").is_dir():
-        from tf_cyclegan.export import ExportError, load_generators
-        from tf_cyclegan.translate import keras_translator
+    """Both directions of a run folder (newest readable or given checkpoint) or an export folder (newest
+    versions)."""
+    from tf_cyclegan import translators
 
+    p = Path(path)
+    if layout.RunFolder(p).exists():
         if variant != "saved_model":
             raise EvaluateError(f"--variant {variant}: a run folder has no TFLite files; export it first "
                                 "(python -m tf_cyclegan.export) and pass the export folder")
-        try:
-            config, generators, names, ckpt = load_generators(p, checkpoint)
-        except ExportError as e:
-            raise EvaluateError(str(e)) from None
-        return Opened(keras_translator(generators["a2b"]), keras_translator(generators["b2a"]),
-                      f"run {p} ({Path(ckpt).name})", dataclasses.asdict(config), names)
+        from tf_cyclegan.export import load_generators
+
+        config, generators, names, ckpt = load_generators(p, checkpoint)
+        found = {d: translators.keras_translator(g) for d, g in generators.items()}
+        return Opened(found["a2b"], found["b2a"], f"run {p} ({Path(ckpt).name})", dataclasses.asdict(config), names)
     if not all((p / d).is_dir() for d in DIRECTIONS):
         raise EvaluateError(f"--model {path}: not a training run folder (config.json, checkpoints/) or an "
                             "export folder (a2b/ and b2a/)")
     if checkpoint is not None:
         raise EvaluateError(f"--checkpoint {checkpoint}: only for training run folders; {path} is an export "
                             "folder (its newest versions are evaluated)")
-    from tf_cyclegan.translate import latest_version
-
-    versions = {d: latest_version(p / d) for d in DIRECTIONS}
+    versions = {d: layout.latest_version(p / d) for d in DIRECTIONS}
     missing = [d for d, v in versions.items() if v is None]
     if missing:
         raise EvaluateError(f"--model {path}: {missing[0]}/ holds no exported version")
     contract = {}
     try:
-        contract = json.loads((versions["a2b"] / "tf_cyclegan.json").read_text())
+        contract = json.loads((versions["a2b"] / layout.CONTRACT_FILE).read_text())
     except (OSError, ValueError):
         pass  # an export by another tool: no training config, so --dataset and --size are needed
     names = {"A": contract.get("source_domain", "A"), "B": contract.get("target_domain", "B")}
-    translators = {d: _export_translator(versions[d], d, variant) for d in DIRECTIONS}
+    found = {d: _export_translator(versions[d], d, variant) for d in DIRECTIONS}
     what = "SavedModel" if variant == "saved_model" else f"TFLite {variant}"
-    return Opened(translators["a2b"], translators["b2a"], f"export {p} ({what}, versions "
+    return Opened(found["a2b"], found["b2a"], f"export {p} ({what}, versions "
                   f"{versions['a2b'].name}/{versions['b2a'].name})", contract.get("training_config") or {}, names)
 
 
 def _export_translator(version: Path, direction: str, variant: str) -> Translator:
-    import tensorflow as tf
-
-    from tf_cyclegan.translate import batched, open_model
+    from tf_cyclegan import translators
 
     if variant == "saved_model":
-        try:
-            signature = tf.saved_model.load(str(version)).signatures["serving_default"]
-        except (OSError, ValueError, KeyError, tf.errors.OpError) as e:
-            raise EvaluateError(f"{version}: cannot load it as a SavedModel ({first_line(e)})") from None
-        return batched(lambda images: signature(images=tf.constant(images))["translated"])
-    file = version / f"{direction}_{variant}.tflite"
+        return translators.saved_model_translator(version)
+    file = version / layout.tflite_file(direction, variant)
     if not file.is_file():
         raise EvaluateError(f"--variant {variant}: {file} does not exist (export with --int8_selective or "
                             "--full_int8 for those variants)")
-    one, _ = open_model(file)
-    return lambda images: np.stack([one(image) for image in images])
+    return translators.tflite_translator(file)
 
 
 def load_test_images(dataset: str, data_dir: str | None, size: int, num_test: int, log=print):
     """(test_a, test_b uint8 [N, size, size, 3], paired, description). Unreadable files are skipped and
     counted; without a test split the first training images stand in (said in the log)."""
     from tf_cyclegan.config import Config
-    from tf_cyclegan.data import DatasetError, first_images, load_domains
+    from tf_cyclegan.data import first_images, load_domains
 
-    try:
-        domains = load_domains(dataset, data_dir)
-    except DatasetError as e:
-        raise EvaluateError(str(e)) from None
+    domains = load_domains(dataset, data_dir)
     arrays = []
     for test, train in ((domains.test_a, domains.train_a), (domains.test_b, domains.train_b)):
         images = test
@@ -205,11 +142,6 @@ _ROWS = {"cycle_l1": "cycle L1 (|F(G(x)) − x|, [−1, 1] units)", "cycle_psnr"
          "identity_ssim": "SSIM of the input against the truth", "fid": "FID against real target images",
          "fid_identity": "FID of the inputs themselves (baseline)", "kid": "KID against real target images",
          "kid_std": "KID standard deviation over subsets", "kid_identity": "KID of the inputs themselves"}
-
-
-def domain_names(names: dict, direction: str) -> tuple[str, str]:
-    """(source, target) domain names of a direction."""
-    return (names["A"], names["B"]) if direction == "a2b" else (names["B"], names["A"])
 
 
 def write_page(output: Path, report: dict, images: dict) -> Path:
@@ -237,7 +169,7 @@ def write_page(output: Path, report: dict, images: dict) -> Path:
         parts.append(f"<p>{e(report['fid_note'])}</p>")
     scale = max(1, 128 // report["size"])  # small images are shown enlarged
     for direction in DIRECTIONS:
-        src, dst = domain_names(names, direction)
+        src, dst = source_target(names, direction)
         shown = images[direction]
         kinds = ["real", "fake", "cycled"] + (["truth"] if "truth" in shown else [])
         headers = {"real": f"input ({src})", "fake": f"translation ({dst})", "cycled": f"reconstruction ({src})",
@@ -267,23 +199,6 @@ def results_picture(images: dict, rows: int = 4) -> np.ndarray:
     kinds = [k for k in ("real", "fake", "cycled", "truth") if k in images["a2b"]]
     n = min(rows, len(images["a2b"]["real"]), len(images["b2a"]["real"]))
     return grid([[[images[d][k][i] for k in kinds] for d in DIRECTIONS] for i in range(n)])
-
-
-def summary_lines(report: dict) -> list[str]:
-    """The headline numbers, one line per direction."""
-    lines = []
-    for direction in DIRECTIONS:
-        m = report[direction]
-        src, dst = domain_names(report["domains"], direction)
-        line = (f"  {src} -> {dst}: cycle L1 {m['cycle_l1']:.4f}, PSNR {m['cycle_psnr']:.2f} dB, "
-                f"SSIM {m['cycle_ssim']:.3f}")
-        if "truth_psnr" in m:
-            line += (f"; vs truth {m['truth_psnr']:.2f} dB (identity {m['identity_psnr']:.2f} dB, "
-                     f"{m['psnr_gain']:+.2f} dB), SSIM {m['truth_ssim']:.3f} (identity {m['identity_ssim']:.3f})")
-        if "fid" in m:
-            line += f"; FID {m['fid']:.1f} (identity {m['fid_identity']:.1f}), KID {m['kid']:.4f}"
-        lines.append(line)
-    return lines
 
 
 def evaluate(options: EvaluateOptions, log=print) -> dict:
@@ -339,25 +254,20 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
 
 
 def main(argv=None) -> int:
-    from tf_cyclegan.cli import add_dataclass_options, dataclass_from, fail
+    from tf_cyclegan.cli import parse_options, quiet_tensorflow, run_command
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Measure a trained or exported CycleGAN on test "
-                                     "images and write a results page.")
-    add_dataclass_options(parser, EvaluateOptions)
-    args = parser.parse_args(argv)
-    options = dataclass_from(args, EvaluateOptions)
-    if not options.model or not options.output:
-        parser.error("--model and --output are required")
+    parser, options = parse_options(PROG, "Measure a trained or exported model on test images and write a "
+                                    "results page.", EvaluateOptions, argv, required=("model", "output"))
     if options.size is not None and options.size < 11:
         parser.error(f"--size: SSIM needs at least 11 pixels a side, got {options.size}")
     if options.num_test < 2:
         parser.error(f"--num_test: at least 2 images per domain, got {options.num_test}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
+    quiet_tensorflow()
+
+    def work():
         evaluate(options)
-    except EvaluateError as e:
-        fail(PROG, str(e))
-    return 0
+
+    return run_command(PROG, work)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """python -m tf_cyclegan.export --run RUN_DIR --output EXPORT_DIR [--checkpoint N]
 
-Writes both generators of a training run as TF Serving versions EXPORT_DIR/a2b/<version>/ and
-EXPORT_DIR/b2a/<version>/: a SavedModel (uint8, bytes and float signatures), TFLite models (float32,
+Writes the generators of a training run (a CycleGAN has two: a2b and b2a) as TF Serving versions
+EXPORT_DIR/<direction>/<version>/: a SavedModel (uint8, bytes and float signatures), TFLite models (float32,
 float16 weights, dynamic-range int8) and tf_cyclegan.json. Each version is assembled in a temporary
 folder and renamed into place, so TF Serving never loads a half-written model.
 
@@ -11,31 +11,24 @@ that runs, but converts to a TFLite file without its weights.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tf_cyclegan.cli import first_line
-from tf_cyclegan.fileio import make_temp_dir
+from tf_cyclegan.directions import ab_names, by_direction, source_target
+from tf_cyclegan.errors import CheckpointError, ExportError, first_line
+from tf_cyclegan.layout import CONTRACT_FILE, RunFolder, tflite_file, write_version
 
 PROG = "python -m tf_cyclegan.export"
-DIRECTIONS = ("a2b", "b2a")
 TFLITE_VARIANTS = ("float32", "float16", "int8_dynamic")
 # int8_selective keeps these ops (instance norm's arithmetic, residual sums) in float32: 8-bit per-image
 # statistics are what makes full-integer int8 lose colour fidelity.
 FLOAT_OPS = ("MEAN", "SQUARED_DIFFERENCE", "RSQRT", "SUB", "MUL", "ADD")
-CONTRACT_FILE = "tf_cyclegan.json"
-
-
-class ExportError(Exception):
-    """A problem with the run folder, checkpoint or output, worded for the user."""
 
 
 @dataclasses.dataclass
@@ -49,65 +42,36 @@ class ExportOptions:
     no_tflite: bool = dataclasses.field(default=False, metadata={"help": "SavedModel only"})
     full_int8: bool = dataclasses.field(
         default=False, metadata={"help": "also try a full-integer int8 TFLite model, calibrated on "
-                                         "training images (see README for its measured error)"})
+                                         "training images (see docs/export.md for its measured error)"})
     int8_selective: bool = dataclasses.field(
         default=False, metadata={"help": "also an int8 TFLite model whose convolutions are int8 and whose "
                                          "instance norms stay float, calibrated on training images: the fast "
-                                         "int8 (see README for its speed and error)"})
+                                         "int8 (see docs/export.md for its speed and error)"})
 
 
 # -- reading the run -------------------------------------------------------------------------------
-def load_generators(run: str | os.PathLike, checkpoint: int | None = None):
-    """(config, {'a2b': model, 'b2a': model}, domains, checkpoint path), restoring G and F only."""
+def load_generators(run: str | os.PathLike, checkpoint: int | None = None, log=print):
+    """(config, {direction: generator}, {"A": name, "B": name}, checkpoint path): the run's generators alone,
+    restored from its newest readable checkpoint (the one training would resume from) or from ckpt-N."""
     import tensorflow as tf
 
-    from tf_cyclegan.config import Config
-    from tf_cyclegan.models import build_generator, generator_options
+    from tf_cyclegan.checkpoints import restore_newest
+    from tf_cyclegan.models import model_class
 
-    run = Path(run)
-    config_path = run / "config.json"
-    if not config_path.is_file():
-        raise ExportError(f"--run {run}: no config.json there; pass the folder a training run wrote")
-    try:
-        config = Config.from_json(config_path.read_text())
-    except (ValueError, TypeError) as e:
-        raise ExportError(f"{config_path}: unreadable run config ({e})") from None
-    folder = run / "checkpoints"
-    if checkpoint is None:
-        path = tf.train.latest_checkpoint(str(folder))
-        if path is None:
-            raise ExportError(f"--run {run}: no checkpoint in {folder} yet; train first")
-    else:
-        path = str(folder / f"ckpt-{checkpoint}")
-        if not tf.io.gfile.exists(path + ".index"):
-            have = sorted(int(p.name[5:-6]) for p in folder.glob("ckpt-*.index")) if folder.is_dir() else []
-            raise ExportError(f"--checkpoint {checkpoint}: {path} does not exist (available: "
-                              f"{', '.join(map(str, have)) or 'none'})")
-    G = build_generator(**generator_options(config), name="G")
-    F = build_generator(**generator_options(config), name="F")
-    try:
-        status = tf.train.Checkpoint(G=G, F=F).read(path)
-        status.expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as e:
-        raise ExportError(f"{path}: cannot restore G and F ({first_line(e)})") from None
-    domains = {"X": "A", "Y": "B"}
-    if (run / "domains.json").is_file():
-        domains = json.loads((run / "domains.json").read_text())
-    # G maps X to Y. With --direction BtoA, X is domain B.
-    if config.direction == "AtoB":
-        generators, names = {"a2b": G, "b2a": F}, (domains["X"], domains["Y"])
-    else:
-        generators, names = {"a2b": F, "b2a": G}, (domains["Y"], domains["X"])
-    return config, generators, {"A": names[0], "B": names[1]}, path
+    folder = RunFolder(run)
+    config = folder.read_config()
+    model = model_class(config.model)
+    generators = model.build_generators(config)
+    reader = tf.train.Checkpoint(**generators)
+    path = restore_newest(folder.checkpoints, lambda prefix: reader.read(prefix).expect_partial()
+                          .assert_existing_objects_matched(), log, step=checkpoint)
+    if path is None:
+        raise CheckpointError(f"--run {run}: no checkpoint in {folder.checkpoints} yet; train first")
+    names = ab_names(folder.read_domain_names(), config.direction)
+    return config, by_direction(generators, model.GENERATOR_SOURCES, config.direction), names, path
 
 
 # -- writing ---------------------------------------------------------------------------------------
-def next_version(model_dir: Path) -> int:
-    versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] \
-        if model_dir.is_dir() else []
-    return max(versions, default=0) + 1
-
-
 def saved_model_archive(generator, max_pixels: int):
     """The three serving signatures around one generator."""
     import keras
@@ -185,27 +149,6 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
     return out
 
 
-def write_version(model_dir: Path, build) -> tuple[int, Path]:
-    """Let build(tmp) fill a temporary folder, then rename it to the next version number."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    for stale in model_dir.glob(".tmp-*"):  # left by an export that was killed
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = make_temp_dir(model_dir, ".tmp-")
-    try:
-        build(tmp)
-        while True:
-            version = next_version(model_dir)
-            try:
-                os.rename(tmp, model_dir / str(version))
-                return version, model_dir / str(version)
-            except OSError:
-                if not (model_dir / str(version)).exists():
-                    raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def representative_images(config, n: int = 16):
     """Calibration data for full-integer int8: training images of the run's dataset."""
     from tf_cyclegan.data import load_domains
@@ -232,7 +175,7 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
         for variant, flatbuffer in tflite_models(generator, variants, representative).items():
             if flatbuffer is None:
                 continue
-            files[variant] = f"{name}_{variant}.tflite"
+            files[variant] = tflite_file(name, variant)
             (tmp / files[variant]).write_bytes(flatbuffer)
         contract = {
             "direction": name, "source_domain": source, "target_domain": target, "checkpoint": origin,
@@ -257,16 +200,16 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
 
 
 def export(options: ExportOptions, log=print) -> dict[str, Path]:
-    """Export both directions; returns {'a2b': version folder, 'b2a': version folder}."""
+    """Export every generator of the run; returns {direction: version folder}."""
     started = time.perf_counter()
-    config, generators, domain_names, checkpoint = load_generators(options.run, options.checkpoint)
+    config, generators, domain_names, checkpoint = load_generators(options.run, options.checkpoint, log)
     log(f"Exporting {checkpoint} ({domain_names['A']} <-> {domain_names['B']}) to {options.output}")
     extra = (("int8_full",) if options.full_int8 else ()) + (("int8_selective",) if options.int8_selective else ())
     variants = () if options.no_tflite else TFLITE_VARIANTS + extra
     representative = representative_images(config) if extra else None
     written = {}
     for direction, generator in generators.items():
-        source, target = (domain_names["A"], domain_names["B"])[:: 1 if direction == "a2b" else -1]
+        source, target = source_target(domain_names, direction)
         written[direction] = export_generator(
             generator, Path(options.output) / direction, direction, source, target, os.path.abspath(checkpoint),
             dataclasses.asdict(config), options.max_pixels, variants, representative)
@@ -276,25 +219,21 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
 
 
 def main(argv=None) -> int:
-    from tf_cyclegan.cli import add_dataclass_options, dataclass_from, fail
+    from tf_cyclegan.cli import parse_options, quiet_tensorflow, run_command
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Export a run's generators for TF Serving and "
-                                     "LiteRT.")
-    add_dataclass_options(parser, ExportOptions)
-    args = parser.parse_args(argv)
-    options = dataclass_from(args, ExportOptions)
-    if not options.run or not options.output:
-        parser.error("--run and --output are required")
+    parser, options = parse_options(PROG, "Export a run's generators for TF Serving and LiteRT.", ExportOptions,
+                                    argv, required=("run", "output"))
     if options.max_pixels < 1:
         parser.error(f"--max_pixels: must be at least 1, got {options.max_pixels}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        export(options)
-    except ExportError as e:
-        fail(PROG, str(e))
-    except OSError as e:
-        fail(PROG, f"cannot write to {options.output}: {e.strerror or e}")
-    return 0
+    quiet_tensorflow()
+
+    def work():
+        try:
+            export(options)
+        except OSError as e:
+            raise ExportError(f"cannot write to {options.output}: {e.strerror or e}") from None
+
+    return run_command(PROG, work)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tf_cyclegan.errors import ConversionError
+
 PROG = "python -m tf_cyclegan.from_torch"
-
-
-class ConversionError(Exception):
-    """A checkpoint that cannot be read or does not fit the chosen network, worded for the user."""
 
 
 # -- reading the state dict --------------------------------------------------------------------------
@@ -179,14 +177,14 @@ def load_reference_weights(generator, state: dict[str, np.ndarray], netG: str, u
 
 def convert(checkpoint, netG="resnet_9blocks", ngf=64, norm="instance", use_dropout=False):
     """Our Keras generator holding the reference checkpoint's weights."""
-    from tf_cyclegan.models import build_generator
+    from tf_cyclegan.networks import build_generator
 
     generator = build_generator(netG, ngf, norm=norm, use_dropout=use_dropout, name="G")
     return load_reference_weights(generator, read_state_dict(checkpoint), netG, use_dropout)
 
 
 def main(argv=None) -> int:
-    from tf_cyclegan.cli import fail
+    from tf_cyclegan.cli import quiet_tensorflow, run_command
     from tf_cyclegan.config import GENERATORS_HELP, NORMS, RESNET, UNET_DOWNS
 
     parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN generator and "
@@ -207,22 +205,22 @@ def main(argv=None) -> int:
         parser.error(f"--netG: {args.netG!r} is not {GENERATORS_HELP}")
     if args.ngf < 1 or args.max_pixels < 1:
         parser.error("--ngf and --max_pixels must be at least 1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
 
-    try:
-        generator = convert(args.checkpoint, args.netG, args.ngf, args.norm, args.dropout)
-        folder = export_generator(
-            generator, Path(args.output) / args.name, args.name, args.source, args.target,
-            os.path.abspath(args.checkpoint), {"netG": args.netG, "ngf": args.ngf, "norm": args.norm,
-                                               "converted_from": "pytorch"},
-            args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS)
-    except ConversionError as e:
-        fail(PROG, str(e))
-    except OSError as e:
-        fail(PROG, f"cannot write to {args.output}: {e.strerror or e}")
-    print(f"{args.checkpoint} -> {folder}")
-    return 0
+    def work():
+        try:
+            generator = convert(args.checkpoint, args.netG, args.ngf, args.norm, args.dropout)
+            folder = export_generator(
+                generator, Path(args.output) / args.name, args.name, args.source, args.target,
+                os.path.abspath(args.checkpoint), {"netG": args.netG, "ngf": args.ngf, "norm": args.norm,
+                                                   "converted_from": "pytorch"},
+                args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS)
+        except OSError as e:
+            raise ConversionError(f"cannot write to {args.output}: {e.strerror or e}") from None
+        print(f"{args.checkpoint} -> {folder}")
+
+    return run_command(PROG, work)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,8 @@ class ReflectionPadding2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tf_cyclegan")
 class Cropping2D(keras.layers.Cropping2D):
-    """keras.layers.Cropping2D (NHWC) as a Slice op instead of a StridedSlice. TF's CPU gradient of a
-    StridedSlice is slow: measured at 256x256, the crop after the generator's last transposed convolution
-    took 114 ms forward and backward as a StridedSlice and 49 ms as a Slice, whose gradient is a Pad."""
+    """keras.layers.Cropping2D (NHWC) as a Slice op instead of a StridedSlice: TF's CPU gradient of a
+    StridedSlice is slow, a Slice's gradient is a Pad (figures: docs/performance.md, Levers tried)."""
 
     def call(self, x):
         (top, bottom), (left, right) = self.cropping
@@ -48,9 +47,8 @@ class Cropping2D(keras.layers.Cropping2D):
 class InstanceNormalization(keras.layers.GroupNormalization):
     """GroupNormalization with one channel per group, computed by TF's fused batch-norm op on each image
     alone, whose per-channel statistics are then the image's own. The fused op and its gradient replace a
-    dozen element-wise ops and reductions (measured at 256x256x64 forward and backward: 22 ms against 37 ms
-    for one image; for two, split and concatenated, 59 ms against 80 ms). Other settings (groups of
-    several channels, centre, scale) run Keras' own code."""
+    dozen element-wise ops and reductions, and are faster (docs/performance.md, Levers tried). Other
+    settings (groups of several channels, centre, scale) run Keras' own code."""
 
     def call(self, x):
         if not is_instance_norm(self, x.shape):

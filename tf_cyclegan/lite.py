@@ -4,8 +4,7 @@ Two layers of the training network convert badly. GroupNormalization reshapes to
 computed at run time (SHAPE, STRIDED_SLICE, PACK, RESHAPE around every norm) and takes its moments over
 three axes; reflection padding becomes MIRROR_PAD, which XNNPACK does not run, so the delegated graph is cut
 into pieces at every residual block. Here instance norm takes 4-D moments over (H, W) and reflection padding
-is a concatenation of one-pixel slices. Measured on the paper generator at 256x256 (2 threads): 1.13 s ->
-0.84 s, where the same network without any normalisation takes 0.73 s.
+is a concatenation of one-pixel slices; the copy then runs whole in XNNPACK (figures: docs/export.md).
 """
 
 from __future__ import annotations
@@ -66,5 +65,4 @@ def lite_generator(generator: keras.Model) -> keras.Model:
     """A copy of the generator, with its weights, built from layers that convert well to TFLite."""
     clone = keras.models.clone_model(generator, clone_function=_lite_layer)
     clone.set_weights(generator.get_weights())
-    clone.size_multiple = getattr(generator, "size_multiple", 4)
     return clone

@@ -11,7 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import Callable
+
 import numpy as np
+
+from tf_cyclegan.directions import DIRECTIONS, source_target
+from tf_cyclegan.errors import EvaluateError
+
+Translator = Callable[[np.ndarray], np.ndarray]  # uint8 [N, H, W, 3] -> uint8 [N, H, W, 3]
 
 MAX_PSNR = 100.0  # dB given to a pair of identical images (their MSE is 0), so that means stay finite
 INCEPTION_SIZE = 299
@@ -92,6 +99,64 @@ def kid(features1, features2, subsets: int = 100, subset_size: int = 1000, seed:
     values = [mmd2_unbiased(f1[rng.choice(len(f1), size, replace=False)], f2[rng.choice(len(f2), size, replace=False)])
               for _ in range(subsets)]
     return float(np.mean(values)), float(np.std(values))
+
+
+# -- the measures of a pair of translators -------------------------------------------------------------
+def _mean(values) -> float:
+    return round(float(np.mean(values)), 4)
+
+
+def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.ndarray, paired: bool = False,
+            features: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
+    """(metrics, images): metrics per direction as in the module docstring; images per direction holds
+    real, fake, cycled (and truth when paired) uint8 arrays and the per-image PSNRs, for the page."""
+    if paired and len(test_a) != len(test_b):
+        raise EvaluateError(f"paired test data needs as many A as B images, got {len(test_a)} and {len(test_b)}")
+    fake_b, fake_a = a2b(test_a), b2a(test_b)
+    cycled_a, cycled_b = b2a(fake_b), a2b(fake_a)
+    results, images = {}, {}
+    feats, baseline = {}, {}
+    if features is not None:
+        feats = {name: features(x) for name, x in (("a", test_a), ("b", test_b), ("fake_a", fake_a),
+                                                    ("fake_b", fake_b))}
+        # The inputs against the other domain's real images: symmetric, so one baseline serves both directions.
+        baseline = {"fid_identity": round(fid(feats["a"], feats["b"]), 3),
+                    "kid_identity": round(kid(feats["a"], feats["b"])[0], 5)}
+    for direction, real, fake, cycled, target, dst in (
+            ("a2b", test_a, fake_b, cycled_a, test_b, "b"), ("b2a", test_b, fake_a, cycled_b, test_a, "a")):
+        cycle_psnr = psnr(cycled, real)
+        m = {"images": len(real), "cycle_l1": _mean(l1(cycled, real)), "cycle_psnr": _mean(cycle_psnr),
+             "cycle_ssim": _mean(ssim(cycled, real))}
+        shown = {"real": real, "fake": fake, "cycled": cycled, "cycle_psnr": cycle_psnr}
+        if paired:
+            truth_psnr, identity_psnr = psnr(fake, target), psnr(real, target)
+            m.update(truth_psnr=_mean(truth_psnr), identity_psnr=_mean(identity_psnr),
+                     psnr_gain=round(float(np.mean(truth_psnr) - np.mean(identity_psnr)), 4),
+                     truth_ssim=_mean(ssim(fake, target)), identity_ssim=_mean(ssim(real, target)))
+            shown.update(truth=target, truth_psnr=truth_psnr)
+        if feats:
+            m["fid"] = round(fid(feats["fake_" + dst], feats[dst]), 3)
+            m["kid"], m["kid_std"] = (round(v, 5) for v in kid(feats["fake_" + dst], feats[dst]))
+            m.update(baseline)
+        results[direction], images[direction] = m, shown
+    return results, images
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The headline numbers, one line per direction."""
+    lines = []
+    for direction in DIRECTIONS:
+        m = report[direction]
+        src, dst = source_target(report["domains"], direction)
+        line = (f"  {src} -> {dst}: cycle L1 {m['cycle_l1']:.4f}, PSNR {m['cycle_psnr']:.2f} dB, "
+                f"SSIM {m['cycle_ssim']:.3f}")
+        if "truth_psnr" in m:
+            line += (f"; vs truth {m['truth_psnr']:.2f} dB (identity {m['identity_psnr']:.2f} dB, "
+                     f"{m['psnr_gain']:+.2f} dB), SSIM {m['truth_ssim']:.3f} (identity {m['identity_ssim']:.3f})")
+        if "fid" in m:
+            line += f"; FID {m['fid']:.1f} (identity {m['fid_identity']:.1f}), KID {m['kid']:.4f}"
+        lines.append(line)
+    return lines
 
 
 # -- InceptionV3 features --------------------------------------------------------------------------

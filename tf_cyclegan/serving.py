@@ -2,15 +2,17 @@
 
 The same functions run in the SavedModel signatures, inside the TFLite models and in `translate` on a
 training run, so every artifact agrees with the Keras generator. A generator needs sides that are
-multiples of its `size_multiple` (4 for the ResNets: two stride-2 downsamplings, then reflection padding
-that needs at least 2 pixels): images are reflect-padded up to that multiple and cropped back; sides that
-are too small for this are first resized up, and the result resized back, so that even a 1x1 image
-translates.
+multiples of its size multiple (networks.size_multiple_of; 4 for the ResNets: two stride-2 downsamplings,
+then reflection padding that needs at least 2 pixels): images are reflect-padded up to that multiple and
+cropped back; sides that are too small for this are first resized up, and the result resized back, so
+that even a 1x1 image translates.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+from tf_cyclegan.networks import size_multiple_of
 
 MIN_SIDE = 8
 DEFAULT_MAX_PIXELS = 4096 * 4096
@@ -21,10 +23,10 @@ def translate_float(generator, images):
     images = tf.convert_to_tensor(images, tf.float32)
     shape = tf.shape(images)
     h, w = shape[1], shape[2]
-    # Sides must be multiples of the generator's size_multiple (4 for ResNets, 256 for unet_256); the
+    # Sides must be multiples of the generator's size multiple (4 for ResNets, 256 for unet_256); the
     # reflection padding that gets them there needs sides over half of it, and the ResNet's own padding
     # needs at least MIN_SIDE.
-    multiple = int(getattr(generator, "size_multiple", 4))
+    multiple = size_multiple_of(generator)
     min_side = max(MIN_SIDE, multiple // 2 + 1)
     th, tw = tf.maximum(h, min_side), tf.maximum(w, min_side)
     # A resize to the same size is an exact copy (bilinear weights 1 and 0), so this only changes images
