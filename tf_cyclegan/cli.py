@@ -1,12 +1,16 @@
-"""Command-line options generated from the config dataclasses, with the reference's flag names."""
+"""What every command-line tool shares: options generated from the config dataclasses (with the reference's
+flag names), one-line errors, and a quiet TensorFlow start."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import tempfile
 import types
 import typing
+from typing import Callable
 
 
 def _field_type(field, owner):
@@ -40,20 +44,70 @@ def dataclass_from(args: argparse.Namespace, cls):
     return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
 
 
-# What TensorFlow puts around the reason when an op fails inside a graph: these two lines, then the
-# Python stack that defined the op (indented), the reason, and the node's name (indented).
-_PREAMBLES = ("Graph execution error", "Detected at node")
-
-
-def first_line(error: BaseException, limit: int = 300) -> str:
-    """An exception as one short line for a user-facing message (TensorFlow's run to many lines): the first
-    line that says something, past TensorFlow's graph-execution preamble and stack."""
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-    reasons = [line for line in lines if not line.startswith(_PREAMBLES) and not line[0].isspace()]
-    return (reasons or [line.strip() for line in lines] or [type(error).__name__])[0][:limit]
+def parse_options(prog: str, description: str, cls, argv=None, required=()):
+    """(parser, the options dataclass) of a command whose flags are cls's fields; the `required` ones must be
+    given (argparse's exit code 2 and one line otherwise)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_dataclass_options(parser, cls)
+    options = dataclass_from(parser.parse_args(argv), cls)
+    missing = [f"--{name}" for name in required if not getattr(options, name)]
+    if missing:
+        parser.error(" and ".join(missing) + (" are required" if len(missing) > 1 else " is required"))
+    return parser, options
 
 
 def fail(prog: str, message: str, code: int = 1):
     """One line on stderr, no traceback."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def run_command(prog: str, work: Callable[[], int | None]) -> int:
+    """work()'s exit code; a tf_cyclegan.errors.Error ends the command with its one line and exit code 1."""
+    from tf_cyclegan.errors import Error
+
+    try:
+        return work() or 0
+    except Error as e:
+        fail(prog, str(e))
+
+
+# What TensorFlow's C++ runtime prints while it starts on a machine without a GPU driver. It reads like a
+# failure and asks nothing of a CPU user.
+STARTUP_NOISE = ("All log messages before absl::InitializeLog() is called", "cudart_stub.cc",
+                 "Could not find cuda drivers", "failed call to cuInit", "cuda_platform.cc")
+
+
+def quiet_tensorflow():
+    """Import TensorFlow and find its devices without the start-up lines above (and with warnings and info
+    logs off: TF_CPP_MIN_LOG_LEVEL=2). A TF_CPP_MIN_LOG_LEVEL the user set wins: then nothing is hidden."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+
+    def start():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # where the CUDA driver is looked for
+
+    without_lines(STARTUP_NOISE, start)
+
+
+def without_lines(noise: tuple[str, ...], fn: Callable[[], None]):
+    """Run fn with the process's stderr (file descriptor 2, which C++ code writes to) captured, then pass on
+    every captured line that contains none of the noise strings."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            fn()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines(keepends=True)
+                    if not any(text in line for text in noise)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()

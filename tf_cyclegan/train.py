@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from tf_cyclegan.cli import add_dataclass_options, dataclass_from, fail
+from tf_cyclegan.cli import add_dataclass_options, dataclass_from, quiet_tensorflow, run_command
 from tf_cyclegan.config import Config
 
 PROG = "python -m tf_cyclegan.train"
@@ -14,7 +13,7 @@ PROG = "python -m tf_cyclegan.train"
 
 def parse_config(argv=None) -> Config:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Train a CycleGAN (or resume the run in --output).",
+        prog=PROG, description="Train an image-translation model (or resume the run in --output).",
         epilog="Running the same command again on the same --output resumes where it stopped.")
     add_dataclass_options(parser, Config)
     parser.add_argument("--no_dropout", "--no-dropout", action="store_true",
@@ -31,25 +30,22 @@ def parse_config(argv=None) -> Config:
 def main(argv=None) -> int:
     config = parse_config(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress lines reach a log file as they happen
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not our output
-    # Imported after parsing so that --help and flag errors answer without loading TensorFlow.
-    from tf_cyclegan.checkpoints import CheckpointError
-    from tf_cyclegan.data import DatasetError
-    from tf_cyclegan.distribute import StrategyError
-    from tf_cyclegan.trainer import RunError, TrainingInterrupted, train
+    # After parsing, so that --help and flag errors answer without loading TensorFlow.
+    quiet_tensorflow()
+    from tf_cyclegan.loop import TrainingInterrupted, train
 
-    try:
-        train(config)
-    except (DatasetError, RunError, CheckpointError, StrategyError) as e:
-        fail(PROG, str(e))
-    except TrainingInterrupted as e:
-        print(e, file=sys.stderr)
-        return 128 + e.signum  # the shell's convention for a process stopped by a signal
-    except KeyboardInterrupt:  # a second Ctrl-C, or Ctrl-C in a multi-worker run: no final checkpoint
-        print(f"{PROG}: interrupted; run the same command again to resume from the last checkpoint",
-              file=sys.stderr)
-        return 130
-    return 0
+    def work():
+        try:
+            train(config)
+        except TrainingInterrupted as e:
+            print(e, file=sys.stderr)
+            return 128 + e.signum  # the shell's convention for a process stopped by a signal
+        except KeyboardInterrupt:  # a second Ctrl-C, or Ctrl-C in a multi-worker run: no final checkpoint
+            print(f"{PROG}: interrupted; run the same command again to resume from the last checkpoint",
+                  file=sys.stderr)
+            return 130
+
+    return run_command(PROG, work)
 
 
 if __name__ == "__main__":

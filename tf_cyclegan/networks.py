@@ -4,7 +4,7 @@ PyTorch pads convolutions symmetrically (padding=1), Keras 'same' pads stride-2 
 bottom/right; we pad explicitly so that weights carry over from the reference and outputs agree. Likewise a
 PyTorch ConvTranspose2d(stride 2, padding 1) is a 'valid' transposed conv with the padding cropped off
 (k=3 with output_padding=1: the first row and column; k=4: one on each side). Inputs are (None, None, C):
-any height and width that are multiples of size_multiple(netG).
+any height and width that are multiples of size_multiple_of(generator).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import keras
 from keras import layers
 
-from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS, size_multiple  # noqa: F401
+from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS
 from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D, conv_init, norm_layer, uses_bias
 
 
@@ -131,14 +131,34 @@ def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int =
     else:
         raise ValueError(f"netG must be {GENERATORS_HELP}, got {netG!r}")
     outputs = layers.Activation("tanh", name="tanh", dtype="float32")(x)
-    model = keras.Model(inputs, outputs, name=name)
-    model.size_multiple = size_multiple(netG)  # read by tf_cyclegan.serving to pad inputs
-    return model
+    return keras.Model(inputs, outputs, name=name)
+
+
+# Layers that downsample by their stride. A network given sides that are not multiples of the product of
+# their strides gives back another size (2 * ceil(h / 2) after a stride-2 conv and a transposed conv).
+_DOWNSAMPLING = (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D)
+
+
+def size_multiple_of(generator: keras.Model) -> int:
+    """The multiple that the sides of a generator's input must be (4 for the ResNets, 256 / 128 for the
+    U-Nets): the product of its downsampling strides, read from the network itself, so that it holds for a
+    generator loaded from a .keras file or converted from PyTorch as much as for one built here."""
+    multiple = 1
+    for layer in generator.layers:
+        if isinstance(layer, _DOWNSAMPLING):
+            multiple *= int(layer.strides[0])
+    return multiple
 
 
 def generator_options(config) -> dict:
     """build_generator's arguments for a run's config (shared by training, export and translate)."""
     return dict(netG=config.netG, ngf=config.ngf, norm=config.norm, use_dropout=config.use_dropout,
+                init_type=config.init_type, init_gain=config.init_gain)
+
+
+def discriminator_options(config) -> dict:
+    """build_discriminator's arguments for a run's config."""
+    return dict(netD=config.netD, ndf=config.ndf, n_layers_D=config.n_layers_D, norm=config.norm,
                 init_type=config.init_type, init_gain=config.init_gain)
 
 
