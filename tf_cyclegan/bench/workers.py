@@ -1,0 +1,206 @@
+"""The measurements of python -m tf_cyclegan.bench, each run in a worker process of its own (so that the peak
+resident memory it reports is its own)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+
+from tf_cyclegan.bench.options import INFERENCE, BenchOptions
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _timings(fn, iters: int) -> dict:
+    """Seconds of each call of fn after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(iters):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return {"median_s": statistics.median(times), "min_s": min(times), "iters": iters}
+
+
+def count_flops(concrete_function) -> int:
+    """Floating-point operations of one call, counted op by op from the traced graph by TF's profiler
+    (convolutions and their two gradients, matmuls, element-wise ops, reductions)."""
+    import tensorflow as tf
+
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return int(tf.compat.v1.profiler.profile(concrete_function.graph, options=options).total_float_ops)
+
+
+# -- the measurements, each run in a worker process --------------------------------------------------
+def matmul_speeds(iters: int, n: int = 2048) -> dict[str, float]:
+    """GFLOP/s of an n x n fp32 matmul in each library at hand (TensorFlow, NumPy's BLAS, PyTorch when it is
+    installed): they differ by up to 2x on one CPU, and the best of them is what the machine can do."""
+    import numpy as np
+    import tensorflow as tf
+
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    runs = {"tensorflow": lambda: matmul().numpy()}
+    a_np, b_np = np.asarray(a), np.asarray(b)
+    runs["numpy"] = lambda: a_np @ b_np
+    try:
+        import torch
+
+        a_t, b_t = torch.from_numpy(a_np), torch.from_numpy(b_np)
+        runs["torch"] = lambda: torch.mm(a_t, b_t)
+    except ImportError:
+        pass
+    return {name: 2 * n**3 / _timings(run, iters)["min_s"] / 1e9 for name, run in runs.items()}
+
+
+def cpu_description() -> tuple[str, str]:
+    """(the CPU's model name, its widest vector extensions: AMX, AVX-512, AVX2 or other)."""
+    import platform
+
+    cpu, flags = platform.processor(), set()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name") and cpu == platform.processor():
+                    cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    simd = [name for flag, name in (("amx_bf16", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags]
+    return cpu, " + ".join(simd) or "no AVX2"
+
+
+def measure_machine(options: BenchOptions) -> dict:
+    """The CPU and its fp32 matmul speed: the ceiling the convolutions can hope to reach."""
+    import tensorflow as tf
+
+    speeds = matmul_speeds(max(options.iters, 5))
+    cpu, simd = cpu_description()
+    return {"cpu": cpu, "simd": simd, "cores": os.cpu_count(), "tensorflow": tf.__version__,
+            "matmul_gflop_s": speeds, "best_matmul_gflop_s": max(speeds.values())}
+
+
+def measure_train(options: BenchOptions, batch_size: int) -> dict:
+    import tensorflow as tf
+
+    from tf_cyclegan.config import Config
+    from tf_cyclegan.models.cycle_gan import CycleGAN
+
+    tf.config.optimizer.set_experimental_options({"remapping": False})  # as train() does
+    config = Config(netG=options.netG, ngf=options.ngf, ndf=options.ngf, crop_size=options.size,
+                    load_size=options.size, batch_size=batch_size, jit_compile=options.jit_compile,
+                    low_memory=options.low_memory, mixed_precision=options.mixed_precision)
+    model = CycleGAN(config, steps_per_epoch=10**6)
+    shape = [batch_size, options.size, options.size, 3]
+    real_x, real_y = tf.random.uniform(shape, -1, 1, seed=1), tf.random.uniform(shape, -1, 1, seed=2)
+    started = time.perf_counter()
+    model.train_step(real_x, real_y)["loss_G"].numpy()
+    trace_s = time.perf_counter() - started
+    flops = count_flops(model.train_step.get_concrete_function(real_x, real_y))
+    timing = _timings(lambda: model.train_step(real_x, real_y)["loss_G"].numpy(), options.iters)
+    return {"batch_size": batch_size, "trace_and_first_s": trace_s, **timing,
+            "images_s": 2 * batch_size / timing["median_s"],  # an X and a Y image per batch element
+            "tflop": flops / 1e12, "gflop_s": flops / timing["median_s"] / 1e9}
+
+
+def measure_reference(options: BenchOptions, batch_size: int) -> dict:
+    """The same iteration in the reference's PyTorch code, with as many threads as cores."""
+    from tf_cyclegan.config import RESNET
+
+    match = RESNET.match(options.netG)
+    if not match:
+        raise ValueError(f"the reference timing covers the ResNet generators, not {options.netG}")
+    import torch
+
+    from tf_cyclegan.bench.torch_reference import time_reference_inference, time_reference_step
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    blocks = int(match.group(1))
+    times = time_reference_step(options.size, batch_size, options.iters, blocks, options.ngf, options.mixed_precision)
+    median = statistics.median(times)
+    inference = time_reference_inference(options.infer_size, options.iters, blocks, options.ngf)
+    return {"batch_size": batch_size, "median_s": median, "min_s": min(times), "iters": options.iters,
+            "images_s": 2 * batch_size / median, "torch": torch.__version__,
+            "inference_size": options.infer_size, "inference_median_s": statistics.median(inference)}
+
+
+def measure_pipeline(options: BenchOptions) -> dict:
+    """Decode, resize, crop and flip alone, as fast as tf.data delivers them."""
+    from tf_cyclegan.config import Config
+    from tf_cyclegan.data import Unpaired, load_domains
+
+    config = Config(dataset=options.dataset, crop_size=options.size, load_size=round(options.size * 286 / 256))
+    data = Unpaired.from_domains(load_domains(config.dataset), config)
+    batches = iter(data.train_dataset(config))
+    for _ in range(20):  # fill the prefetch buffer and let autotune settle
+        next(batches)
+    n = 400
+    started = time.perf_counter()
+    for _ in range(n):
+        next(batches)
+    seconds = time.perf_counter() - started
+    return {"dataset": options.dataset, "images_s": 2 * n / seconds}
+
+
+def export_for_inference(options: BenchOptions, folder: str) -> dict:
+    """The paper generator (random weights: speed does not depend on them) as SavedModel and TFLite."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
+    from tf_cyclegan.networks import build_generator
+
+    G = build_generator(options.netG, options.ngf, name="G")
+    rng = np.random.default_rng(0)
+
+    def calibration():  # random images: the speed of int8 does not depend on its ranges
+        for _ in range(4):
+            yield {"images": rng.integers(0, 256, (1, options.infer_size, options.infer_size, 3), np.uint8)}
+
+    started = time.perf_counter()
+    version = export_generator(G, Path(folder), "a2b", "A", "B", "random weights", None, 4096 * 4096,
+                               TFLITE_VARIANTS + ("int8_selective",), calibration)
+    return {"export_s": time.perf_counter() - started, "folder": str(version)}
+
+
+def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:
+    import numpy as np
+
+    from tf_cyclegan import layout, translators
+
+    if runtime == "keras":
+        from tf_cyclegan.networks import build_generator
+
+        translate = translators.keras_translator(build_generator(options.netG, options.ngf, name="G"))
+    elif runtime == "saved_model":
+        translate = translators.saved_model_translator(folder)
+    else:
+        translate = translators.tflite_translator(os.path.join(folder, layout.tflite_file(
+            "a2b", runtime.removeprefix("tflite_"))))
+    image = np.random.default_rng(0).integers(0, 256, (1, options.infer_size, options.infer_size, 3), np.uint8)
+    return {"runtime": runtime, **_timings(lambda: translate(image), options.iters)}
+
+
+def run_worker(spec: dict) -> dict:
+    options = BenchOptions(**spec["options"])
+    kind = spec["kind"]
+    if kind == "machine":
+        result = measure_machine(options)
+    elif kind == "train":
+        result = measure_train(options, spec["batch_size"])
+    elif kind == "reference":
+        result = measure_reference(options, spec["batch_size"])
+    elif kind == "pipeline":
+        result = measure_pipeline(options)
+    elif kind == "export":
+        result = export_for_inference(options, spec["folder"])
+    else:
+        result = measure_inference(options, kind, spec["folder"])
+    return {"bench": "inference" if kind in INFERENCE else kind, **result, "peak_rss_mib": _peak_rss_mib()}
+
+
