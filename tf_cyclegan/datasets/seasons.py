@@ -180,40 +180,21 @@ def write_dataset(root, size: int = SIZE, n_train: int = 400, n_test: int = 40) 
     n_test = operator.index(n_test)
     if size < MIN_SIZE:
         raise ValueError(f"size must be >= {MIN_SIZE}, got {size}")
-    jobs = [
-        ("trainA", n_train),
-        ("trainB", n_train),
-        ("testA", n_test),
-        ("testB", n_test),
-    ]
-    seeds = {split: split_seeds(split, n) for split, n in jobs}  # validates n
-    params = {
-        "dataset": "seasons",
-        "render_version": RENDER_VERSION,
-        "size": size,
-        "n_train": n_train,
-        "n_test": n_test,
-    }
+    counts = {"trainA": n_train, "trainB": n_train, "testA": n_test, "testB": n_test}
+    seeds = {split: split_seeds(split, n) for split, n in counts.items()}  # validates n
+    params = {"dataset": "seasons", "render_version": RENDER_VERSION, "size": size, "n_train": n_train,
+              "n_test": n_test}
     if _read_marker(root) == params:
         return root
-    if root.exists():
-        if not root.is_dir():
-            raise FileExistsError(f"{root} exists and is not a directory")
-        if _read_marker(root) is None and any(root.iterdir()):
-            raise FileExistsError(
-                f"{root} exists, is not empty and is not a finished seasons dataset "
-                f"(no {MARKER}); refusing to overwrite it"
-            )
-
+    _check_replaceable(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(root.parent, f".{root.name}.partial-")
     try:
-        for split, _ in jobs:
-            season = SPLITS[split].season
+        for split, numbers in seeds.items():
             folder = tmp / split
             folder.mkdir()
-            for i, seed in enumerate(seeds[split]):
-                img = render_scene(seed, season, size)
+            for i, seed in enumerate(numbers):
+                img = render_scene(seed, SPLITS[split].season, size)
                 Image.fromarray(img).save(folder / f"{i:04d}.png", compress_level=1)
         (tmp / MARKER).write_text(json.dumps(params, sort_keys=True) + "\n")
         _install(tmp, root, params)
@@ -221,6 +202,19 @@ def write_dataset(root, size: int = SIZE, n_train: int = 400, n_test: int = 40) 
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+def _check_replaceable(root: pathlib.Path) -> None:
+    """Refuse to replace anything at root but a dataset of ours (with the marker) or an empty folder."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise FileExistsError(f"{root} exists and is not a directory")
+    if _read_marker(root) is None and any(root.iterdir()):
+        raise FileExistsError(
+            f"{root} exists, is not empty and is not a finished seasons dataset "
+            f"(no {MARKER}); refusing to overwrite it"
+        )
 
 
 def preview_grid(seeds: Sequence[int] = (0, 1, 2, 3, 4, 5), size: int = SIZE, gap: int = 4) -> np.ndarray:
@@ -300,10 +294,22 @@ def _smooth(a: np.ndarray, passes: int) -> np.ndarray:
 
 
 def _layout(seed: int) -> SimpleNamespace:
+    """The scene of a seed, in normalised coordinates. Its parts are drawn in this order: a draw added
+    anywhere changes every later part of every scene (then RENDER_VERSION changes)."""
     rng = np.random.Generator(np.random.PCG64(seed))
-    u = rng.uniform
     S = SimpleNamespace()
+    _layout_sky(S, rng)
+    _layout_ridges(S, rng)
+    S.ground = _midpoint(rng, 5, 0.55) * rng.uniform(0.004, 0.015)
+    _layout_water(S, rng)
+    _layout_trees(S, rng)
+    _layout_noise(S, rng)
+    return S
 
+
+def _layout_sky(S: SimpleNamespace, rng: np.random.Generator):
+    """Sky, sun and clouds."""
+    u = rng.uniform
     S.horizon = u(0.50, 0.64)
     S.sky_jitter = u(-1.0, 1.0, 3)
     S.dry = u(0.0, 1.0) * u(0.0, 1.0)  # 0 = lush green grass .. 1 = dry/yellow
@@ -328,7 +334,10 @@ def _layout(seed: int) -> SimpleNamespace:
         puffs = np.stack([cx + dx * w, cy - u(0.0, 0.6, m) * r, r], axis=1)
         S.clouds.append(SimpleNamespace(puffs=puffs, top=float(np.min(puffs[:, 1] - puffs[:, 2])), base=cy + 0.1 * w))
 
-    # Mountain ridges, far (index 0) to near.
+
+def _layout_ridges(S: SimpleNamespace, rng: np.random.Generator):
+    """Mountain ridges, far (index 0) to near."""
+    u = rng.uniform
     n_ridges = int(rng.integers(1, 4))
     S.ridges = []
     for j in range(n_ridges):
@@ -356,9 +365,10 @@ def _layout(seed: int) -> SimpleNamespace:
             )
         )
 
-    S.ground = _midpoint(rng, 5, 0.55) * u(0.004, 0.015)
 
-    # Water: none, a lake, or a river coming from the horizon.
+def _layout_water(S: SimpleNamespace, rng: np.random.Generator):
+    """Water: none, a lake, or a river coming from the horizon, with the cracks its ice shows in winter."""
+    u = rng.uniform
     r = u()
     S.water = "none" if r < 0.3 else ("lake" if r < 0.67 else "river")
     S.lake = S.river = None
@@ -394,7 +404,10 @@ def _layout(seed: int) -> SimpleNamespace:
             cracks.append(pts)
     S.cracks = [np.array([p + q for p, q in zip(c[:-1], c[1:])]) for c in cracks]  # (k, 4) segments
 
-    # Trees, sorted far to near.
+
+def _layout_trees(S: SimpleNamespace, rng: np.random.Generator):
+    """Trees, sorted far to near, none in the water or hiding the middle of the lake."""
+    u = rng.uniform
     S.trees = []
     for _ in range(int(rng.integers(3, 13))):
         for _attempt in range(6):
@@ -424,12 +437,14 @@ def _layout(seed: int) -> SimpleNamespace:
         S.trees.append(T)
     S.trees.sort(key=lambda T: T.y)
 
-    # Noise lattices (value noise), evaluated at the render size.
+
+def _layout_noise(S: SimpleNamespace, rng: np.random.Generator):
+    """Noise lattices (value noise), evaluated at the render size."""
+    u = rng.uniform
     S.lat_fbm = [u(-1.0, 1.0, (g + 1, g + 1)) * a for g, a in ((4, 0.5), (9, 0.3), (19, 0.2))]
     S.lat_fine = [u(-1.0, 1.0, (g + 1, g + 1)) * a for g, a in ((32, 0.6), (57, 0.4))]
     S.lat_streak = [u(-1.0, 1.0, (gy + 1, gx + 1)) * a for gy, gx, a in ((30, 3, 0.6), (61, 7, 0.4))]
     S.lat_vert = [u(-1.0, 1.0, (gy + 1, gx + 1)) * a for gy, gx, a in ((3, 24, 0.6), (6, 51, 0.4))]
-    return S
 
 
 def _branches(rng: np.random.Generator, trunk_top: float, trunk_w: float) -> np.ndarray:
@@ -559,21 +574,36 @@ _SNOW_SHADE = np.array([0.66, 0.73, 0.86])
 
 
 def _render(S, winter: bool, n: int, seed: int) -> np.ndarray:
+    """The scene painted far to near on an n x n canvas: sky, mountains, ground, water, trees; then the
+    season's light and a film grain."""
     P = _WINTER if winter else _SUMMER
     cv = _Canvas(n)
-    px = cv.px
-    Y, X = cv.c[:, None], cv.c[None, :]
-    fbm = _noise(S.lat_fbm, n)
-    fine = _noise(S.lat_fine, n)
-    streak = _noise(S.lat_streak, n)
-    vert = _noise(S.lat_vert, n)
-    grain = np.random.Generator(np.random.PCG64([seed, n, 7])).random((n, n)) - 0.5
-    side = S.sun_side
+    tx = _textures(S, winter, n, seed, P)
+    _paint_sky(cv, S, tx)
+    _paint_mountains(cv, S, tx)
+    g, gcov, t = _paint_ground(cv, S, tx)
+    _paint_water(cv, S, tx, g, gcov, t)
+    _paint_trees(cv, S, tx)
+    img = cv.img * P.tint
+    img += (0.03 * tx.grain)[..., None]
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
-    # ---- sky -----------------------------------------------------------
+
+def _textures(S, winter: bool, n: int, seed: int, P) -> SimpleNamespace:
+    """What every layer reads: pixel coordinates, the noise fields at this size and the sky's colours."""
+    cv_c = (np.arange(n) + 0.5) / n
     jitter = S.sky_jitter * (0.4 if winter else 1.0)
-    sky_top = P.sky_top + 0.03 * jitter
-    sky_bot = P.sky_bot + 0.015 * jitter
+    return SimpleNamespace(
+        winter=winter, px=1.0 / n, Y=cv_c[:, None], X=cv_c[None, :], side=S.sun_side,
+        fbm=_noise(S.lat_fbm, n), fine=_noise(S.lat_fine, n), streak=_noise(S.lat_streak, n),
+        vert=_noise(S.lat_vert, n), grain=np.random.Generator(np.random.PCG64([seed, n, 7])).random((n, n)) - 0.5,
+        sky_top=P.sky_top + 0.03 * jitter, sky_bot=P.sky_bot + 0.015 * jitter)
+
+
+def _paint_sky(cv, S, tx):
+    """Gradient, overcast mottling in winter, the sun's glow and disk, clouds."""
+    winter, px, X, Y, fbm, fine = tx.winter, tx.px, tx.X, tx.Y, tx.fbm, tx.fine
+    sky_top, sky_bot = tx.sky_top, tx.sky_bot
     t = np.clip(Y / S.horizon, 0.0, 1.0)[..., None]
     cv.img[:] = sky_top + (sky_bot - sky_top) * t
     if winter:  # faint overcast mottling
@@ -608,7 +638,12 @@ def _render(S, winter: bool, n: int, seed: int) -> np.ndarray:
             col = _mix([1.0, 1.0, 1.0], [0.78, 0.81, 0.88], v * v)
         cv.blend(w, cov, col + 0.02 * fine[w.r, w.c][..., None])
 
-    # ---- mountains -----------------------------------------------------
+
+def _paint_mountains(cv, S, tx):
+    """Each ridge: rock with lit and shaded faces, forested feet; in winter snow above the snow line, on the
+    crest and in gullies; hazier with distance."""
+    winter, px, X, side = tx.winter, tx.px, tx.X, tx.side
+    fbm, fine, vert, grain, sky_bot = tx.fbm, tx.fine, tx.vert, tx.grain, tx.sky_bot
     for R in S.ridges:
         top = S.horizon - np.interp(cv.c, _PROFILE_X, R.heights)  # (n,)
         w = cv.window(0.0, 1.0, float(np.min(top)), S.horizon + 0.05)
@@ -650,7 +685,10 @@ def _render(S, winter: bool, n: int, seed: int) -> np.ndarray:
         col = _mix(col, haze_col, R.haze)
         cv.blend(w, cov, col)
 
-    # ---- ground --------------------------------------------------------
+
+def _paint_ground(cv, S, tx):
+    """Grass or snow below the rolling ground line; (its window, coverage, depth 0..1) for the water."""
+    winter, px, fbm, fine, streak, grain = tx.winter, tx.px, tx.fbm, tx.fine, tx.streak, tx.grain
     gtop = S.horizon + 0.006 + np.interp(cv.c, _GROUND_X, S.ground)
     w = cv.window(0.0, 1.0, float(np.min(gtop)), 1.0)
     g = SimpleNamespace(r=w.r, c=w.c, Y=w.Y, X=w.X)
@@ -671,8 +709,15 @@ def _render(S, winter: bool, n: int, seed: int) -> np.ndarray:
         col = _mix(far, near, t)
         col = col * (1.0 + 0.12 * fb + 0.08 * st + 0.08 * fi + gr * (0.1 + 0.3 * t[..., 0]))[..., None]
     cv.blend(g, gcov, col)
+    return g, gcov, t
 
-    # ---- water ---------------------------------------------------------
+
+def _paint_water(cv, S, tx, g, gcov, t):
+    """The lake or river in the ground's window: dark reflective water in summer, ice with cracks in winter."""
+    winter, px, X, fbm, fine, streak = tx.winter, tx.px, tx.X, tx.fbm, tx.fine, tx.streak
+    sky_top, sky_bot = tx.sky_top, tx.sky_bot
+    Yg = g.Y
+    fb, fi, st = fbm[g.r], fine[g.r], streak[g.r]
     wcov = None
     if S.lake is not None:
         L = S.lake
@@ -709,7 +754,10 @@ def _render(S, winter: bool, n: int, seed: int) -> np.ndarray:
             water = water + (0.12 * np.clip((st - 0.35) * 4.0, 0.0, 1.0))[..., None]
             cv.blend(g, wcov, water)
 
-    # ---- trees ---------------------------------------------------------
+
+def _paint_trees(cv, S, tx):
+    """Every tree's ground shadow, then the trees themselves, far to near."""
+    winter, side, grain, fine = tx.winter, tx.side, tx.grain, tx.fine
     shadow_mul = np.array([0.62, 0.68, 0.84]) if winter else np.array([0.55, 0.6, 0.62])
     for T in S.trees:  # ground shadows first, so no tree is darkened by another's
         rx, ry = 0.3 * T.h, 0.045 * T.h
@@ -728,10 +776,6 @@ def _render(S, winter: bool, n: int, seed: int) -> np.ndarray:
         else:
             _draw_deciduous(cv, T, winter, side, grain, fine)
 
-    # ---- light and grain -----------------------------------------------
-    img = cv.img * P.tint
-    img += (0.03 * grain)[..., None]
-    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def _draw_conifer(cv, T, winter, side, grain, fine):
