@@ -15,6 +15,7 @@ TINY = ["--netG", "resnet_1blocks", "--ngf", "8", "--ndf", "8", "--load_size", "
         "--pool_size", "4", "--n_epochs", "1", "--n_epochs_decay", "1", "--n_samples", "2", "--print_freq", "1"]
 
 
+@pytest.mark.slow
 def test_cli_trains_in_process(image_folder, tmp_path, capsys):
     assert main(["--dataset", str(image_folder), "--output", str(tmp_path / "run"), "--max_steps", "3", *TINY]) == 0
     out = capsys.readouterr().out
@@ -40,12 +41,23 @@ def test_help_lists_the_reference_flags(capsys):
         assert flag in out
 
 
-def run_cli(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-m", "tf_cyclegan.train", *args], capture_output=True, text=True,
-                            env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+def start_cli(*args) -> subprocess.Popen:
+    """The train command in a new process, as a user starts it (no TF_CPP_MIN_LOG_LEVEL of their own)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.Popen([sys.executable, "-m", "tf_cyclegan.train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finish_cli(process: subprocess.Popen) -> str:
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    for noise in ("cudart_stub", "cuInit", "absl::InitializeLog", "oneDNN custom operations"):
+        assert noise not in err, err[:2000]  # TensorFlow's start-up lines are hidden
+    return out
+
+
+def run_cli(*args) -> str:
+    return finish_cli(start_cli(*args))
 
 
 def checkpoint_values(run):
@@ -55,6 +67,7 @@ def checkpoint_values(run):
     return path, {n: reader.get_tensor(n) for n in names}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["crops", "sizes vary, plateau"])
 def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_folder, tmp_path, case):
     if case == "crops":
@@ -64,8 +77,9 @@ def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_
                                                                              "plateau"], 4, 6
         epoch, prefixes = 2, ("lr_plateau/", "pool_x/sizes")
     common = ["--dataset", str(folder), "--deterministic", *TINY, *extra]
-    run_cli(*common, "--output", str(tmp_path / "straight"))
+    straight_run = start_cli(*common, "--output", str(tmp_path / "straight"))  # the two runs side by side
     first = run_cli(*common, "--output", str(tmp_path / "resumed"), "--max_steps", str(stop))
+    finish_cli(straight_run)
     assert f"Paused at step {stop} of {end}" in first
     assert ("image sizes vary (up to 48x36 after --preprocess none): one image per step" in first) == bool(extra)
     second = run_cli(*common, "--output", str(tmp_path / "resumed"))
@@ -81,7 +95,7 @@ def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_
         assert any(name.startswith(prefix) for name in straight), prefix
 
     # The networks restore on their own from either checkpoint (as export will), to the same weights.
-    from tf_cyclegan.models import build_discriminator, build_generator
+    from tf_cyclegan.networks import build_discriminator, build_generator
     nets = {}
     for path in (straight_path, resumed_path):
         G, D_Y = build_generator("resnet_1blocks", ngf=8), build_discriminator(ndf=8)
@@ -91,7 +105,7 @@ def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_
 
 
 def test_first_line_of_a_graph_error_is_its_reason_not_the_preamble_or_the_stack():
-    from tf_cyclegan.cli import first_line
+    from tf_cyclegan.errors import first_line
 
     @tf.function
     def out_of_range(x):
@@ -102,3 +116,25 @@ def test_first_line_of_a_graph_error_is_its_reason_not_the_preamble_or_the_stack
     assert str(info.value).startswith("Graph execution error")
     assert first_line(info.value) == "indices[0] = 5 is not in [0, 2)"
     assert first_line(ValueError("one\ntwo")) == "one" and first_line(ValueError("")) == "ValueError"
+
+
+def test_start_up_noise_is_hidden_and_every_other_line_kept(capfd):
+    from tf_cyclegan.cli import STARTUP_NOISE, without_lines
+
+    def start():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+                    b"I0000 00:00:1796198642.187885 2320 cudart_stub.cc:31] Could not find cuda drivers on your "
+                    b"machine, GPU will not be used.\nE0000 00:00:1796198652.808486 2338 cuda_platform.cc:52] "
+                    b"failed call to cuInit: INTERNAL: CUDA error\na warning that matters\n")
+
+    without_lines(STARTUP_NOISE, start)
+    assert capfd.readouterr().err == "a warning that matters\n"
+
+
+def test_a_users_own_log_level_turns_the_filter_off(monkeypatch):
+    from tf_cyclegan import cli
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    monkeypatch.setattr(cli, "without_lines", lambda noise, fn: pytest.fail("filtered despite the user's level"))
+    cli.quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"

@@ -20,7 +20,8 @@ from tf_cyclegan.config import Config
 from tf_cyclegan.data import Unpaired, folder_domains
 from tf_cyclegan.distribute import StrategyError, cpu_has_amx, make_strategy
 from tf_cyclegan.image_pool import ImagePool
-from tf_cyclegan.trainer import RunError, train
+from tf_cyclegan.errors import RunError
+from tf_cyclegan.loop import train
 
 NETWORKS = ("G/", "F/", "D_X/", "D_Y/", "optimizer_G/", "optimizer_D/")
 
@@ -90,12 +91,14 @@ def image_folder_module(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_two_replicas_give_the_weights_of_one_device_with_the_same_global_batch(runs):
     root, logs = runs
     assert any("MirroredStrategy: 2 replicas" in line and "1 image(s) per replica" in line for line in logs["two"])
     assert_same_weights(trained(root / "two/checkpoints/ckpt-3"), trained(root / "one/checkpoints/ckpt-3"), steps=3)
 
 
+@pytest.mark.slow
 def test_checkpoint_holds_every_replicas_pool(runs):
     root, _ = runs
     reader = tf.train.load_checkpoint(str(root / "two/checkpoints/ckpt-3"))
@@ -108,6 +111,7 @@ def test_checkpoint_holds_every_replicas_pool(runs):
     assert not np.array_equal(images[:3], images[16:19])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["one_then_two", "two_then_one"])
 def test_resume_on_another_replica_count_continues_the_same_run(runs, name):
     root, logs = runs
@@ -184,7 +188,7 @@ import json, os, sys
 import numpy as np
 from tf_cyclegan.config import Config
 from tf_cyclegan.distribute import make_strategy
-from tf_cyclegan.trainer import train
+from tf_cyclegan.loop import train
 config = Config(**json.loads(sys.argv[1]))
 strategy = make_strategy("multi_worker")
 kept = []
@@ -251,6 +255,7 @@ def multi_worker_run(tmp_path_factory, image_folder_module):
     return tmp, config
 
 
+@pytest.mark.slow
 def test_two_worker_processes_train_to_identical_weights(multi_worker_run):
     tmp, _ = multi_worker_run
     chief, other = weights(tmp / "straight-worker0.npz"), weights(tmp / "straight-worker1.npz")
@@ -266,6 +271,7 @@ def test_two_worker_processes_train_to_identical_weights(multi_worker_run):
     assert (tmp / "run/checkpoints" / f"ckpt-{MW_STEPS}.index").exists()
 
 
+@pytest.mark.slow
 def test_the_chiefs_checkpoint_resumes_in_one_process(multi_worker_run, tmp_path):
     tmp, config = multi_worker_run
     shutil.copytree(tmp / "run", tmp_path / "run")
@@ -279,6 +285,7 @@ def test_the_chiefs_checkpoint_resumes_in_one_process(multi_worker_run, tmp_path
     assert (tmp_path / f"run/checkpoints/ckpt-{MW_STEPS + 2}.index").exists()
 
 
+@pytest.mark.slow
 def test_killing_a_worker_then_restarting_both_resumes_from_the_last_checkpoint(multi_worker_run):
     tmp, config = multi_worker_run
     config = Config(**{**config.__dict__, "output": str(tmp / "killed")})
@@ -317,6 +324,7 @@ def test_tpu_without_a_tpu_says_what_to_do():
         make_strategy("tpu")
 
 
+@pytest.mark.slow
 def test_the_command_line_reports_a_missing_tf_config_in_one_line(tmp_path, image_folder):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     result = subprocess.run([sys.executable, "-m", "tf_cyclegan.train", "--dataset", str(image_folder), "--output",

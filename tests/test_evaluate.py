@@ -12,11 +12,13 @@ from PIL import Image
 from conftest import tiny_config
 from tf_cyclegan import metrics
 from tf_cyclegan.data import seasons_domains
-from tf_cyclegan.evaluate import EvaluateError, EvaluateOptions, evaluate, measure
+from tf_cyclegan.errors import EvaluateError
+from tf_cyclegan.evaluate import EvaluateOptions, evaluate
+from tf_cyclegan.metrics import measure
 from tf_cyclegan.export import ExportOptions, export, load_generators
-from tf_cyclegan.trainer import train
-from tf_cyclegan.translate import keras_translator
-from test_trainer import read_scalars
+from tf_cyclegan.loop import train
+from tf_cyclegan.translators import keras_translator
+from test_loop import read_scalars
 
 N = 6  # test images per domain
 
@@ -41,6 +43,7 @@ def seasons_test_images(n, size):
             np.stack([domains.test_b.load(i, size) for i in range(n)]))
 
 
+@pytest.mark.slow
 def test_eval_every_logs_evaluates_measures_to_tensorboard(run):
     scalars = read_scalars(run / "logs")
     for direction in ("a2b", "b2a"):
@@ -56,6 +59,7 @@ def test_eval_every_logs_evaluates_measures_to_tensorboard(run):
     assert logged[4] == pytest.approx(results["a2b"]["truth_psnr"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_evaluate_a_run_writes_metrics_and_a_results_page(run, tmp_path):
     out = tmp_path / "eval"
     report = evaluate(EvaluateOptions(model=str(run), output=str(out), num_test=N), log=lambda s: None)
@@ -70,7 +74,6 @@ def test_evaluate_a_run_writes_metrics_and_a_results_page(run, tmp_path):
     assert saved["b2a"]["identity_psnr"] == saved["a2b"]["identity_psnr"]
     m = saved["a2b"]
     assert m["images"] == N and 0 <= m["cycle_l1"] <= 2 and -1 <= m["cycle_ssim"] <= 1
-    assert m["psnr_gain"] == pytest.approx(m["truth_psnr"] - m["identity_psnr"], abs=1e-3)
     # The page: a row per image and direction, whose translation is the generator's.
     page = (out / "index.html").read_text()
     assert page.count("<tr><td><img") == 2 * N and "summer → winter" in page and "winter → summer" in page
@@ -85,6 +88,7 @@ def test_evaluate_a_run_writes_metrics_and_a_results_page(run, tmp_path):
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_evaluate_an_export_agrees_with_its_run(run, tmp_path):
     folders = export(ExportOptions(run=str(run), output=str(tmp_path / "models")), log=lambda s: None)
     assert set(folders) == {"a2b", "b2a"}
@@ -106,6 +110,7 @@ def test_evaluate_an_export_agrees_with_its_run(run, tmp_path):
                  log=lambda s: None)
 
 
+@pytest.mark.slow
 def test_fid_and_kid_with_a_weights_file(run, tmp_path):
     weights = tmp_path / "inception.weights.h5"
     keras.utils.set_random_seed(0)
@@ -129,6 +134,7 @@ def test_fid_and_kid_with_a_weights_file(run, tmp_path):
                  log=lambda s: None)
 
 
+@pytest.mark.slow
 def test_unpaired_folders_have_no_truth_unless_paired_is_said(run, image_folder, tmp_path):
     options = dict(model=str(run), dataset=str(image_folder), num_test=2, size=16)
     report = evaluate(EvaluateOptions(output=str(tmp_path / "a"), **options), log=lambda s: None)
@@ -137,6 +143,7 @@ def test_unpaired_folders_have_no_truth_unless_paired_is_said(run, image_folder,
     assert report["paired"] and "truth_psnr" in report["b2a"]
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(run, tmp_path):
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "tf_cyclegan.evaluate", *args], capture_output=True, text=True,

@@ -15,9 +15,10 @@ from PIL import Image
 from conftest import tiny_config, write_images
 from tf_cyclegan import export as export_module
 from tf_cyclegan import serving
-from tf_cyclegan.export import ExportError, ExportOptions, export, load_generators
-from tf_cyclegan.trainer import train
-from tf_cyclegan.translate import TranslateError, translate_files
+from tf_cyclegan.errors import CheckpointError, RunError, TranslateError
+from tf_cyclegan.export import ExportOptions, export, load_generators
+from tf_cyclegan.loop import train
+from tf_cyclegan.translate import translate_files
 
 MAX_PIXELS = 100_000
 SIZES = [(32, 32), (3, 5), (255, 257), (40, 24)]
@@ -167,6 +168,7 @@ def test_pixel_limit_applies_to_array_signatures(exported):
         model.signatures["serving_default"](images=tf.zeros([1, 400, 400, 3], tf.uint8))
 
 
+@pytest.mark.slow
 def test_saved_model_cli_reads_the_signatures(exported):
     cli = shutil.which("saved_model_cli") or str(__import__("pathlib").Path(sys.executable).parent / "saved_model_cli")
     result = subprocess.run([cli, "show", "--dir", str(exported["folders"]["a2b"]), "--all"],
@@ -178,6 +180,7 @@ def test_saved_model_cli_reads_the_signatures(exported):
         assert text in result.stdout
 
 
+@pytest.mark.slow
 def test_a_second_export_is_the_next_version_and_a_failed_one_leaves_nothing(exported, monkeypatch):
     options = ExportOptions(run=str(exported["run"]), output=str(exported["root"]), no_tflite=True)
     folders = export(options, log=lambda s: None)
@@ -194,9 +197,9 @@ def test_a_second_export_is_the_next_version_and_a_failed_one_leaves_nothing(exp
 
 
 def test_export_errors_name_what_is_wrong(exported, tmp_path):
-    with pytest.raises(ExportError, match="no config.json"):
+    with pytest.raises(RunError, match="no config.json there; pass the folder a training run wrote"):
         load_generators(tmp_path)
-    with pytest.raises(ExportError, match=r"--checkpoint 99: .*ckpt-99 does not exist \(available: .*3\)"):
+    with pytest.raises(CheckpointError, match=r"--checkpoint 99: .*ckpt-99 does not exist \(available: 3\)"):
         load_generators(exported["run"], checkpoint=99)
 
 
@@ -308,6 +311,17 @@ def test_rest_client_speaks_tf_servings_json(exported):
     assert client.parse_response({"predictions": [{"translated_bytes": {"b64": base64.b64encode(b"x").decode()}}]}) == [b"x"]
 
 
+@pytest.mark.parametrize("name, server", [("rest_client", "http://localhost:8501"),
+                                          ("grpc_client", "localhost:8500")])
+def test_each_clients_command_line_writes_the_translation(tmp_path, monkeypatch, capsys, name, server):
+    client, calls = load_example(name), []
+    monkeypatch.setattr(client, "predict", lambda *args: calls.append(args) or [b"PNG bytes"])
+    (tmp_path / "photo.jpg").write_bytes(b"JPEG bytes")
+    assert client.main([str(tmp_path / "photo.jpg"), str(tmp_path / "out.png"), "--model", "b2a"]) == 0
+    assert calls == [(server, "b2a", [b"JPEG bytes"])] and (tmp_path / "out.png").read_bytes() == b"PNG bytes"
+    assert "out.png (9 bytes)" in capsys.readouterr().out
+
+
 def test_grpc_client_calls_the_prediction_service(exported):
     from concurrent import futures
 
@@ -352,6 +366,7 @@ def export_int8(exported, tmp_path, variant: str):
     return folders, path, interpreter
 
 
+@pytest.mark.slow
 def test_full_integer_int8_is_calibrated_on_training_images(exported, tmp_path):
     _, path, interpreter = export_int8(exported, tmp_path, "int8_full")
     quantized = [d for d in interpreter.get_tensor_details() if d["dtype"] == np.int8]
@@ -360,6 +375,7 @@ def test_full_integer_int8_is_calibrated_on_training_images(exported, tmp_path):
     assert out.shape == (1, 24, 20, 3) and out.dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_selective_int8_quantizes_the_convolutions_and_keeps_instance_norm_in_float(exported, tmp_path):
     folders, path, interpreter = export_int8(exported, tmp_path, "int8_selective")
     ops = {(op["op_name"], interpreter.get_tensor_details()[op["inputs"][0]]["dtype"])

@@ -11,7 +11,7 @@ import pytest
 from tf_cyclegan.from_torch import ConversionError, convert, main, read_state_dict
 
 torch = pytest.importorskip("torch", reason="PyTorch is in the test extra; the safe reader is tested below too")
-from tf_cyclegan.torch_reference import BATCH, INSTANCE, ResnetGenerator, UnetGenerator  # noqa: E402
+from tf_cyclegan.bench.torch_reference import BATCH, INSTANCE, ResnetGenerator, UnetGenerator  # noqa: E402
 
 
 def randomised(net, seed):
@@ -100,6 +100,7 @@ def test_a_checkpoint_for_another_network_names_the_problem(tmp_path, capsys):
     assert info.value.code == 1 and "missing.pth: no such file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_writes_the_export_artifacts(tmp_path):
     import tensorflow as tf
 
@@ -120,9 +121,10 @@ def test_cli_writes_the_export_artifacts(tmp_path):
     assert np.abs(served["translated"].numpy().astype(int) - expected).max() <= 1
 
 
+@pytest.mark.slow
 def test_the_benchmarks_reference_networks_have_the_reference_sizes():
-    from tf_cyclegan.models import build_discriminator
-    from tf_cyclegan.torch_reference import NLayerDiscriminator, time_reference_step
+    from tf_cyclegan.networks import build_discriminator
+    from tf_cyclegan.bench.torch_reference import NLayerDiscriminator, time_reference_step
 
     def count(net):
         return sum(p.numel() for p in net.parameters())
@@ -134,7 +136,7 @@ def test_the_benchmarks_reference_networks_have_the_reference_sizes():
 
 
 def test_the_reference_is_timed_under_torch_autocast_for_mixed_precision():
-    from tf_cyclegan.torch_reference import autocast, time_reference_step
+    from tf_cyclegan.bench.torch_reference import autocast, time_reference_step
 
     G, x = ResnetGenerator(8, 1, INSTANCE), torch.rand(1, 3, 16, 16)
     for precision, dtype in (("off", torch.float32), ("bf16", torch.bfloat16)):

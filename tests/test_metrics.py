@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tf_cyclegan import metrics
+from tf_cyclegan.errors import EvaluateError
 
 
 def test_l1_and_psnr_on_known_differences():
@@ -87,10 +88,32 @@ def test_kid_is_near_zero_for_one_distribution_positive_for_two_and_order_invari
 def test_missing_inception_weights_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     weights, note = metrics.inception_weights()
-    assert weights is None and metrics.INCEPTION_URL in note and "--inception_weights" in note
-    assert str(tmp_path / "models" / metrics.INCEPTION_FILE) in note
+    file = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"  # keras.applications' name for it
+    assert weights is None and "--inception_weights" in note
+    assert f"https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/{file}" in note
+    assert str(tmp_path / "models" / file) in note
     weights, note = metrics.inception_weights(str(tmp_path / "nope.h5"))
     assert weights is None and note == f"--inception_weights {tmp_path / 'nope.h5'}: no such file"
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / metrics.INCEPTION_FILE).write_bytes(b"x")
-    assert metrics.inception_weights() == (tmp_path / "models" / metrics.INCEPTION_FILE, "")
+    (tmp_path / "models" / file).write_bytes(b"x")
+    assert metrics.inception_weights() == (tmp_path / "models" / file, "")
+
+
+def test_measure_knows_the_identity_and_the_perfect_translation():
+    """Translators whose answers are known: the input itself gains nothing over the identity baseline; the
+    true other-domain image is perfect (PSNR capped at 100 dB, SSIM 1) and comes back exactly."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (3, 16, 16, 3), np.uint8) for _ in range(2))
+    same, _ = metrics.measure(lambda x: x, lambda x: x, a, b, paired=True)
+    assert same["a2b"]["psnr_gain"] == 0 and same["a2b"]["cycle_psnr"] == 100.0 and same["a2b"]["cycle_l1"] == 0
+
+    def swap(x):  # every A image to its B partner and back
+        return b if np.array_equal(x, a) else a
+
+    perfect, images = metrics.measure(swap, swap, a, b, paired=True)
+    for direction in ("a2b", "b2a"):
+        assert perfect[direction]["truth_psnr"] == 100.0 and perfect[direction]["truth_ssim"] == pytest.approx(1.0)
+        assert perfect[direction]["psnr_gain"] > 0 and perfect[direction]["identity_ssim"] < 0.2
+    np.testing.assert_array_equal(images["a2b"]["fake"], b)
+    with pytest.raises(EvaluateError, match="as many A as B images, got 3 and 2"):
+        metrics.measure(swap, swap, a, b[:2], paired=True)

@@ -7,9 +7,10 @@ import tensorflow as tf
 
 from conftest import tiny_config
 from tf_cyclegan.export import load_generators
-from tf_cyclegan.models import build_generator, dtype_policy
-from tf_cyclegan.trainer import LOSS_NAMES, CycleGAN, train
-from test_trainer import REAL_X, REAL_Y, snapshot
+from tf_cyclegan.networks import build_generator, dtype_policy
+from tf_cyclegan.loop import train
+from tf_cyclegan.models.cycle_gan import LOSS_NAMES, CycleGAN
+from test_loop import REAL_X, REAL_Y, snapshot
 
 LR = 0.0002
 
@@ -29,6 +30,7 @@ def test_the_policy_applies_inside_the_scope_only():
     assert G(REAL_X).dtype == tf.float32  # tanh in float32: images and losses stay float32
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_losses_match_float32_from_the_same_weights(precision):
     """Same seed, same weights: the forward pass agrees with float32 to half-precision accuracy."""
@@ -42,6 +44,7 @@ def test_losses_match_float32_from_the_same_weights(precision):
     assert mixed.G.get_layer("block0_conv1").compute_dtype == {"bf16": "bfloat16", "fp16": "float16"}[precision]
 
 
+@pytest.mark.slow
 def test_bf16_updates_stay_within_one_adam_step_of_float32():
     reference, mixed = CycleGAN(tiny_config(), 10), CycleGAN(tiny_config(mixed_precision="bf16"), 10)
     start = snapshot(mixed)
@@ -54,6 +57,7 @@ def test_bf16_updates_stay_within_one_adam_step_of_float32():
     assert _changed(snapshot(reference), snapshot(mixed)) <= 2 * LR + 1e-6
 
 
+@pytest.mark.slow
 def test_fp16_loss_scale_halves_on_overflow_skips_that_update_and_is_checkpointed(tmp_path):
     model = CycleGAN(tiny_config(mixed_precision="fp16"), steps_per_epoch=10)
     scale = float(model.optimizer_G.dynamic_scale)
@@ -82,6 +86,7 @@ def test_fp16_loss_scale_halves_on_overflow_skips_that_update_and_is_checkpointe
         moments, [v for v in restored.optimizer_G.variables if "momentum" in v.path]))
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_run_exports_float32_generators(image_folder, tmp_path):
     run = train(tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), mixed_precision="fp16",
                             max_steps=3), log=lambda *a: None)

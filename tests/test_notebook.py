@@ -4,11 +4,13 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
 
 
+@pytest.mark.slow
 def test_quickstart_notebook_executes_and_shows_its_pictures(tmp_path, monkeypatch):
     monkeypatch.setenv("TF_CYCLEGAN_NOTEBOOK_SMALL", "1")  # the kernel inherits this process's environment
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no InceptionV3 weights: FID is skipped

@@ -1,12 +1,14 @@
 """Messy data, interrupted runs, corrupted checkpoints, non-finite losses, full disks, hostile model files.
 
-Each test is one guarantee of the README's "Reliability" section.
+Each test is one guarantee of docs/reliability.md.
 """
 
+import dataclasses
 import io
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +25,9 @@ from tf_cyclegan import checkpoints as checkpoints_module
 from tf_cyclegan import data as data_module
 from tf_cyclegan.checkpoints import CheckpointError
 from tf_cyclegan.data import DatasetError, check_image, folder_domains
-from tf_cyclegan.trainer import CycleGAN, RunError, train
+from tf_cyclegan.errors import RunError
+from tf_cyclegan.loop import train
+from tf_cyclegan.models.cycle_gan import CycleGAN
 
 QUIET = dict(log=lambda s: None)
 
@@ -57,6 +61,7 @@ def every_format(folder):
     save(rgb(1000, 20, 9), folder / "banner.png")
 
 
+@pytest.mark.slow
 def test_every_format_and_odd_shape_trains(tmp_path):
     every_format(tmp_path / "d" / "trainA")
     write_images(tmp_path / "d" / "trainB", 3)
@@ -81,6 +86,7 @@ def broken_files(folder):
     return {"truncated.jpg", "empty.jpg", "noise.jpg", "text.png"}
 
 
+@pytest.mark.slow
 def test_bad_files_are_skipped_counted_and_reported(tmp_path):
     write_images(tmp_path / "d" / "trainA", 80)
     bad = broken_files(tmp_path / "d" / "trainA")
@@ -174,6 +180,7 @@ def wait_for_line(process, text, timeout=240):
     pytest.fail(f"never printed {text!r}: {lines} {process.stderr.read()[-2000:] if process.poll() is not None else ''}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_or_ctrl_c_checkpoints_mid_epoch_and_the_next_run_resumes(image_folder, tmp_path, signum, code):
     run = tmp_path / "run"
@@ -193,6 +200,7 @@ def test_sigterm_or_ctrl_c_checkpoints_mid_epoch_and_the_next_run_resumes(image_
     assert f"Resuming from {saved} (step {step}," in out and f"Paused at step {step + 2}" in out
 
 
+@pytest.mark.slow
 def test_repeated_sigkill_never_loses_the_run(image_folder, tmp_path):
     """8. Killed at random moments while it trains and writes a checkpoint after every step: every restart
     resumes from a complete checkpoint, no temporary files stay behind, and the run finishes."""
@@ -219,12 +227,23 @@ def test_repeated_sigkill_never_loses_the_run(image_folder, tmp_path):
 
 
 # -- checkpoints -----------------------------------------------------------------------------------
-@pytest.fixture
-def two_checkpoints(image_folder, tmp_path):
-    config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), n_samples=0,
+@pytest.fixture(scope="module")
+def trained_twice(tmp_path_factory):
+    """A run with checkpoints at steps 2 and 4, trained once for the module."""
+    root = tmp_path_factory.mktemp("two_checkpoints")
+    for split, n in (("trainA", 5), ("trainB", 3)):
+        write_images(root / "data" / split, n, seed=n)
+    config = tiny_config(dataset=str(root / "data"), output=str(root / "run"), n_samples=0,
                          save_latest_freq=2, max_steps=4, n_epochs=2, n_epochs_decay=0)
-    run = train(config, **QUIET)
-    return config, run
+    return config, train(config, **QUIET)
+
+
+@pytest.fixture
+def two_checkpoints(trained_twice, tmp_path):
+    """A copy of that run for one test to damage (the checkpoint state file names checkpoints relatively)."""
+    config, run = trained_twice
+    copy = shutil.copytree(run, tmp_path / "run")
+    return dataclasses.replace(config, output=str(copy)), copy
 
 
 def corrupt(path):
@@ -234,6 +253,7 @@ def corrupt(path):
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.slow
 def test_corrupted_latest_checkpoint_falls_back_with_a_warning(two_checkpoints):
     config, run = two_checkpoints
     corrupt(run / "checkpoints" / "ckpt-4.data-00000-of-00001")
@@ -244,6 +264,22 @@ def test_corrupted_latest_checkpoint_falls_back_with_a_warning(two_checkpoints):
     assert any(f"Resuming from {run / 'checkpoints' / 'ckpt-2'} (step 2," in line for line in lines)
 
 
+@pytest.mark.slow
+def test_export_reads_the_checkpoint_that_training_would_resume_from(two_checkpoints):
+    """The newest checkpoint is damaged and the state file is garbage: training resumes from ckpt-2, and
+    so does export, with the same warning."""
+    from tf_cyclegan.export import load_generators
+
+    _, run = two_checkpoints
+    corrupt(run / "checkpoints" / "ckpt-4.data-00000-of-00001")
+    (run / "checkpoints" / "checkpoint").write_text("not a checkpoint state")
+    lines = []
+    _, generators, _, path = load_generators(run, log=lines.append)
+    assert path.endswith("ckpt-2") and set(generators) == {"a2b", "b2a"}
+    assert any("ckpt-4 is unreadable" in line and "trying the previous one" in line for line in lines)
+
+
+@pytest.mark.slow
 def test_no_readable_checkpoint_stops_instead_of_starting_over(two_checkpoints):
     config, run = two_checkpoints
     for name in ("ckpt-2.index", "ckpt-4.index"):
@@ -254,6 +290,7 @@ def test_no_readable_checkpoint_stops_instead_of_starting_over(two_checkpoints):
     assert sorted(p.name for p in (run / "checkpoints").glob("ckpt-*.index")) == ["ckpt-2.index", "ckpt-4.index"]
 
 
+@pytest.mark.slow
 def test_stale_temporary_files_are_cleaned_and_a_lost_state_file_is_survived(two_checkpoints):
     config, run = two_checkpoints
     (run / "checkpoints" / "ckpt-6_temp").mkdir()
@@ -266,6 +303,7 @@ def test_stale_temporary_files_are_cleaned_and_a_lost_state_file_is_survived(two
     assert not (run / "checkpoints" / "ckpt-6_temp").exists()
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_message_and_keeps_earlier_checkpoints(image_folder, tmp_path, monkeypatch):
     config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), n_samples=0, save_latest_freq=2,
                          max_steps=6)
@@ -289,12 +327,12 @@ def test_a_full_disk_is_one_message_and_keeps_earlier_checkpoints(image_folder, 
 
 def test_a_read_only_output_is_named(image_folder, tmp_path, monkeypatch):
     """Root ignores file modes, so the test makes writes fail the way a read-only mount does."""
-    from tf_cyclegan import trainer
+    from tf_cyclegan import layout
 
     def refuse(path, data):
         raise PermissionError(13, "Read-only file system", str(path))
 
-    monkeypatch.setattr(trainer, "atomic_write", refuse)
+    monkeypatch.setattr(layout, "atomic_write", refuse)
     with pytest.raises(RunError, match=r"cannot write .*config.json: Read-only file system"):
         train(tiny_config(dataset=str(image_folder), output=str(tmp_path / "run")), **QUIET)
 
@@ -315,6 +353,7 @@ def state_of(model):
     return [np.array(v) for v in variables]
 
 
+@pytest.mark.slow
 def test_a_non_finite_step_changes_nothing_but_the_step():
     model = CycleGAN(tiny_config(), steps_per_epoch=100)
     x = tf.random.uniform((1, 32, 32, 3), -1, 1, seed=1)
@@ -346,6 +385,7 @@ def nan_at(steps):
     return patched
 
 
+@pytest.mark.slow
 def test_one_nan_step_is_skipped_and_training_goes_on(image_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(data_module.Unpaired, "train_dataset", nan_at({2}))
     run = train(tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), n_samples=0), **QUIET)
@@ -358,6 +398,7 @@ def test_one_nan_step_is_skipped_and_training_goes_on(image_folder, tmp_path, mo
             assert np.all(np.isfinite(value)), name
 
 
+@pytest.mark.slow
 def test_persistent_nan_stops_and_names_the_last_good_checkpoint(image_folder, tmp_path, monkeypatch):
     monkeypatch.setattr(data_module.Unpaired, "train_dataset", nan_at(set(range(3, 100))))
     config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), n_samples=0, save_latest_freq=2,
@@ -394,7 +435,7 @@ def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
 
 
 def test_a_safe_keras_generator_translates(tmp_path):
-    from tf_cyclegan.models import build_generator
+    from tf_cyclegan.networks import build_generator
     from tf_cyclegan.translate import translate_files
 
     path = tmp_path / "G.keras"
@@ -404,16 +445,35 @@ def test_a_safe_keras_generator_translates(tmp_path):
     assert written == 2 and skipped == [] and Image.open(tmp_path / "out" / "000.png").size == (13, 9)
 
 
+def test_a_unet_saved_as_keras_keeps_its_size_multiple_and_translates_an_odd_size(tmp_path):
+    """A U-Net needs sides that are multiples of 128; translate reads that from the loaded network itself."""
+    from tf_cyclegan.networks import build_generator, size_multiple_of
+    from tf_cyclegan.translate import translate_files
+    from tf_cyclegan.translators import keras_translator
+
+    G = build_generator("unet_128", ngf=2)
+    G.save(tmp_path / "unet.keras")
+    write_images(tmp_path / "in", 1, size=(37, 50))
+    written, _ = translate_files(str(tmp_path / "unet.keras"), str(tmp_path / "in"), str(tmp_path / "out"),
+                                 progress=False, **QUIET)
+    out = np.asarray(Image.open(tmp_path / "out" / "000.png"))
+    image = np.asarray(Image.open(tmp_path / "in" / "000.png"))
+    assert written == 1 and out.shape == (50, 37, 3) and size_multiple_of(G) == 128
+    np.testing.assert_array_equal(out, keras_translator(G)(image[None])[0])
+
+
 # -- flags -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("module, argv, message", [
     ("train", ["--load_size", "-5"], "--load_size: must be at least 1"),
     ("train", ["--netG", "resnet_Xblocks"], "--netG: 'resnet_Xblocks' is not resnet_<N>blocks"),
     ("train", ["--max_bad_fraction", "1.5"], "--max_bad_fraction: must be between 0 and 1"),
     ("train", ["--batch_size", "0"], "--batch_size: must be at least 1"),
-    ("export", ["--run", "r"], "--run and --output are required"),
+    ("export", ["--run", "r"], "--output is required"),
     ("export", ["--run", "r", "--output", "o", "--max_pixels", "0"], "--max_pixels: must be at least 1"),
     ("translate", ["--model", "m", "--input", "i", "--output", "o", "--direction", "sideways"], "invalid choice"),
+    ("train", ["--model", "pix3pix"], "argument --model: invalid choice: 'pix3pix'"),
 ])
+@pytest.mark.slow
 def test_bad_flags_exit_2_with_one_line_and_no_traceback(module, argv, message):
     result = subprocess.run([sys.executable, "-m", f"tf_cyclegan.{module}", *argv], capture_output=True, text=True,
                             timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -425,7 +485,7 @@ def test_outputs_get_the_permissions_of_any_new_file(tmp_path):
     """Atomic writes go through temporaries, which must not keep tempfile's private 0600 / 0700."""
     import stat
 
-    from tf_cyclegan.export import write_version
+    from tf_cyclegan.layout import write_version
     from tf_cyclegan.fileio import atomic_write
 
     old = os.umask(0o022)

@@ -6,8 +6,8 @@ import tensorflow as tf
 import tf_cyclegan
 from tf_cyclegan.layers import Cropping2D, InstanceNormalization, ReflectionPadding2D, instance_norm
 from tf_cyclegan.lite import InstanceNorm4D
-from tf_cyclegan.models import dtype_policy
-from tf_cyclegan.models import build_discriminator, build_generator
+from tf_cyclegan.networks import dtype_policy
+from tf_cyclegan.networks import build_discriminator, build_generator, size_multiple_of
 
 
 @pytest.mark.parametrize("netG, params", [("resnet_9blocks", 11_378_179), ("resnet_6blocks", 7_837_699)])
@@ -195,11 +195,16 @@ def test_unet_parameter_counts_equal_the_reference(netG, norm, params):
     assert trainable(build_generator(netG, norm=norm)) == params
 
 
-@pytest.mark.parametrize("netG, size", [("unet_256", 256), ("unet_128", 128)])
-def test_unet_keeps_the_shape_and_needs_its_multiple(netG, size):
+@pytest.mark.parametrize("netG, multiple, side", [("unet_256", 256, 256), ("unet_128", 128, 128),
+                                                 ("resnet_2blocks", 4, 16)])
+def test_a_generator_keeps_the_shape_of_its_multiple(netG, multiple, side):
+    """size_multiple_of reads the multiple from the network: sides that are multiples come back the same
+    (a ResNet given 14 rows gives back 16, the reason translate pads to the multiple)."""
     G = build_generator(netG, ngf=4)
-    assert G.size_multiple == size
-    assert G(np.zeros((1, size, 2 * size, 3), "float32")).shape == (1, size, 2 * size, 3)
+    assert size_multiple_of(G) == multiple
+    assert G(np.zeros((1, side, 2 * side, 3), "float32")).shape == (1, side, 2 * side, 3)
+    if netG.startswith("resnet"):
+        assert G(np.zeros((1, 14, 16, 3), "float32")).shape == (1, 16, 16, 3)
 
 
 def test_norm_options_follow_the_references_bias_rule():
