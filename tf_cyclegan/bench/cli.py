@@ -45,7 +45,7 @@ def describe(record: dict) -> str:
                 f"{' low-memory' if record['low_memory'] else ''}"
                 f"{'' if record['mixed_precision'] == 'off' else ' ' + record['mixed_precision']}: "
                 f"{record['median_s']:.2f} s/iter median, "
-                f"{record['min_s']:.2f} min; trace + first {record['trace_and_first_s']:.1f} s; "
+                f"fastest {record['min_s']:.2f} s; trace + first {record['trace_and_first_s']:.1f} s; "
                 f"{record['images_s']:.2f} images/s; {record['tflop']:.3f} TFLOP/iter, {record['gflop_s']:.0f} "
                 f"GFLOP/s" + (f" ({peak:.0%} of the best matmul)" if peak else "") + rss)
     if kind == "reference":
@@ -54,7 +54,7 @@ def describe(record: dict) -> str:
         autocast = "" if precision == "off" else f" under torch.autocast {precision}"
         return (f"PyTorch reference (torch {record['torch']}) {record['size']}x{record['size']} {record['netG']} "
                 f"batch {record['batch_size']}{autocast}: {record['median_s']:.2f} s/iter median, "
-                f"{record['min_s']:.2f} min"
+                f"fastest {record['min_s']:.2f} s"
                 + (f"; ours takes {ours:.2f}x its time" if ours else "")
                 + f"; its generator inference at {record['inference_size']}x{record['inference_size']}: "
                 f"{record['inference_median_s']:.3f} s" + rss)
@@ -66,7 +66,7 @@ def describe(record: dict) -> str:
         tflite = sum(runtime.startswith("tflite_") for runtime in INFERENCE)
         return f"export (SavedModel + {tflite} TFLite): {record['export_s']:.1f} s"
     return (f"inference {record['size']}x{record['size']} {record['runtime']}: {record['median_s']:.3f} s "
-            f"median, {record['min_s']:.3f} min" + rss)
+            f"median, fastest {record['min_s']:.3f} s" + rss)
 
 
 def run(options: BenchOptions, emit) -> list[dict]:
