@@ -201,6 +201,10 @@ def test_export_errors_name_what_is_wrong(exported, tmp_path):
         load_generators(tmp_path)
     with pytest.raises(CheckpointError, match=r"--checkpoint 99: .*ckpt-99 does not exist \(available: 3\)"):
         load_generators(exported["run"], checkpoint=99)
+    damaged = shutil.copytree(exported["run"], tmp_path / "damaged")
+    (damaged / "checkpoints" / "ckpt-3.index").write_bytes(b"not an index")
+    with pytest.raises(CheckpointError, match=r"ckpt-3: .*; pass --checkpoint N of a readable one, or use another"):
+        load_generators(damaged, checkpoint=3, log=lambda line: None)
 
 
 def test_direction_btoa_exports_f_as_a2b(exported, tmp_path):

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tf_cyclegan.config import MODELS, Config
+from tf_cyclegan.errors import RunError
 from tf_cyclegan.models import model_class
 from tf_cyclegan.models.base import TranslationModel
 
@@ -35,6 +36,21 @@ print(len(names), out.shape)
 
 def test_every_model_name_has_a_model_class():
     assert all(issubclass(model_class(name), TranslationModel) for name in MODELS)
-    with pytest.raises(ValueError, match="unknown model 'pix3pix'"):
+    with pytest.raises(RunError, match="--model pix3pix: not a model of this version"):
         model_class("pix3pix")
     assert Config().model == "cycle_gan"
+
+
+def test_the_import_paths_of_version_0_1_still_work_and_say_where_the_names_went():
+    from tf_cyclegan import loop, networks
+    from tf_cyclegan.models.cycle_gan import CycleGAN
+
+    with pytest.warns(DeprecationWarning, match="tf_cyclegan.trainer.train is now tf_cyclegan.loop.train"):
+        from tf_cyclegan.trainer import train
+    with pytest.warns(DeprecationWarning, match="now tf_cyclegan.models.cycle_gan.CycleGAN"):
+        from tf_cyclegan.trainer import CycleGAN as old_cycle_gan
+    with pytest.warns(DeprecationWarning, match="tf_cyclegan.models.build_generator is now tf_cyclegan.networks"):
+        from tf_cyclegan.models import build_generator
+    assert (train, old_cycle_gan, build_generator) == (loop.train, CycleGAN, networks.build_generator)
+    with pytest.raises(ImportError):
+        from tf_cyclegan.trainer import _StopRequest  # noqa: F401  (private then, gone now)

@@ -30,10 +30,12 @@ def candidates(folder: Path) -> list[str]:
     return [prefix for _, prefix in sorted(found, reverse=True)]
 
 
-def restore_newest(folder: Path, restore, log=print, step: int | None = None) -> str | None:
+def restore_newest(folder: Path, restore, log=print, step: int | None = None,
+                   advice: str = "nothing was changed: move the folder away to start over") -> str | None:
     """restore(prefix) with the newest checkpoint in folder that reads back, warning about each one that does
     not (or with ckpt-<step> alone); the prefix restored, None when the folder holds none. Training resumes
-    and export reads through this one function, so a run that resumes also exports."""
+    and export reads through this one function, so a run that resumes also exports; `advice` ends the
+    error when none reads back."""
     found = candidates(Path(folder))
     if step is not None:
         wanted = str(Path(folder) / f"ckpt-{step}")
@@ -41,16 +43,18 @@ def restore_newest(folder: Path, restore, log=print, step: int | None = None) ->
             have = ", ".join(p.rsplit("-", 1)[1] for p in found) or "none"
             raise CheckpointError(f"--checkpoint {step}: {wanted} does not exist (available: {have})")
         found = [wanted]
+    reason = ""
     for prefix in found:
         try:
             restore(prefix)
             return prefix
         except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
+            reason = first_line(e)
             log(f"warning: checkpoint {prefix} is unreadable ({first_line(e)})"
                 + ("; trying the previous one" if prefix != found[-1] else ""))
     if found:
-        raise CheckpointError(f"no readable checkpoint in {folder} (tried {', '.join(found)}); "
-                              "nothing was changed: move the folder away to start over")
+        tried = f"{found[0]}: {reason}" if len(found) == 1 else f"tried {', '.join(found)}"
+        raise CheckpointError(f"no readable checkpoint in {folder} ({tried}); {advice}")
     return None
 
 

@@ -40,9 +40,6 @@ def _opt(default, help, *, resumable=False, **extra):
 
 @dataclasses.dataclass
 class Config:
-    # The translation model (one module of tf_cyclegan.models each).
-    model: str = _opt("cycle_gan", "translation model: cycle_gan (Zhu et al. 2017: two generators, cycle "
-                      "consistency, unpaired data)", choices=MODELS)
     # Data.
     dataset: str = _opt("seasons", "'seasons' (embedded), a TFDS name such as cycle_gan/horse2zebra, "
                         "or a folder with trainA/ trainB/ [testA/ testB/]")
@@ -127,6 +124,10 @@ class Config:
                                  "running again resumes", resumable=True)
     max_nonfinite: int = _opt(10, "stop after this many consecutive steps with non-finite losses (each "
                               "is skipped without an update)", resumable=True)
+    # The translation model (one module of tf_cyclegan.models each). Last, so that version 0.1's positional
+    # Config(dataset, ...) still means what it meant.
+    model: str = _opt("cycle_gan", "translation model: cycle_gan (Zhu et al. 2017: two generators, cycle "
+                      "consistency, unpaired data)", choices=MODELS)
 
     # -- derived --------------------------------------------------------------------------------
     @property

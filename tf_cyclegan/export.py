@@ -64,7 +64,8 @@ def load_generators(run: str | os.PathLike, checkpoint: int | None = None, log=p
     generators = model.build_generators(config)
     reader = tf.train.Checkpoint(**generators)
     path = restore_newest(folder.checkpoints, lambda prefix: reader.read(prefix).expect_partial()
-                          .assert_existing_objects_matched(), log, step=checkpoint)
+                          .assert_existing_objects_matched(), log, step=checkpoint,
+                          advice="pass --checkpoint N of a readable one, or use another run")
     if path is None:
         raise CheckpointError(f"--run {run}: no checkpoint in {folder.checkpoints} yet; train first")
     names = ab_names(folder.read_domain_names(), config.direction)

@@ -81,10 +81,6 @@ def tflite_file(direction: str, variant: str) -> str:
     return f"{direction}_{variant}.tflite"
 
 
-def is_export(path: Path, directions=("a2b", "b2a")) -> bool:
-    return any((Path(path) / d).is_dir() for d in directions)
-
-
 def versions(model_dir: Path) -> list[Path]:
     """The complete SavedModel versions in a TF Serving model folder, oldest first."""
     if not model_dir.is_dir():

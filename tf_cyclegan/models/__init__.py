@@ -8,6 +8,8 @@ config.MODELS.
 
 from __future__ import annotations
 
+import warnings
+
 
 def model_class(name: str):
     """The class of --model NAME."""
@@ -15,4 +17,17 @@ def model_class(name: str):
         from tf_cyclegan.models.cycle_gan import CycleGAN
 
         return CycleGAN
-    raise ValueError(f"unknown model {name!r}; tf_cyclegan.config.MODELS lists the models")
+    from tf_cyclegan.errors import RunError
+
+    raise RunError(f"--model {name}: not a model of this version (tf_cyclegan.config.MODELS lists them); "
+                   "a run made by a newer version needs that version")
+
+
+def __getattr__(name):
+    """Version 0.1's tf_cyclegan.models held the network builders, now in tf_cyclegan.networks."""
+    if name not in ("build_generator", "build_discriminator", "generator_options", "dtype_policy"):
+        raise AttributeError(f"module 'tf_cyclegan.models' has no attribute {name!r}")
+    from tf_cyclegan import networks
+
+    warnings.warn(f"tf_cyclegan.models.{name} is now tf_cyclegan.networks.{name}", DeprecationWarning, stacklevel=2)
+    return getattr(networks, name)
