@@ -138,3 +138,14 @@ def test_a_users_own_log_level_turns_the_filter_off(monkeypatch):
     monkeypatch.setattr(cli, "without_lines", lambda noise, fn: pytest.fail("filtered despite the user's level"))
     cli.quiet_tensorflow()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def test_on_a_machine_with_an_nvidia_device_the_cuda_lines_stay(monkeypatch, tmp_path):
+    from tf_cyclegan import cli
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    (tmp_path / "nvidiactl").touch()
+    monkeypatch.setattr(cli, "GPU_DEVICES", (str(tmp_path / "nvidiactl"),))
+    monkeypatch.setattr(cli, "without_lines", lambda noise, fn: pytest.fail("CUDA's lines hidden on a GPU machine"))
+    cli.quiet_tensorflow()
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ

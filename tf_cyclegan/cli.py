@@ -78,10 +78,15 @@ STARTUP_NOISE = ("All log messages before absl::InitializeLog() is called", "cud
                  "Could not find cuda drivers", "failed call to cuInit", "cuda_platform.cc")
 
 
+# NVIDIA's device nodes: on a machine that has them, a failing CUDA start-up is news, not noise.
+GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia0")
+
+
 def quiet_tensorflow():
     """Import TensorFlow and find its devices without the start-up lines above (and with warnings and info
-    logs off: TF_CPP_MIN_LOG_LEVEL=2). A TF_CPP_MIN_LOG_LEVEL the user set wins: then nothing is hidden."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    logs off: TF_CPP_MIN_LOG_LEVEL=2). A TF_CPP_MIN_LOG_LEVEL the user set wins: then nothing is hidden;
+    nor is anything on a machine with an NVIDIA device, where those lines say why the GPU is not used."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or any(os.path.exists(path) for path in GPU_DEVICES):
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
