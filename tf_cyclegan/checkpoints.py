@@ -50,7 +50,7 @@ def restore_newest(folder: Path, restore, log=print, step: int | None = None,
             return prefix
         except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
             reason = first_line(e)
-            log(f"warning: checkpoint {prefix} is unreadable ({first_line(e)})"
+            log(f"warning: checkpoint {prefix} is unreadable ({reason})"
                 + ("; trying the previous one" if prefix != found[-1] else ""))
     if found:
         tried = f"{found[0]}: {reason}" if len(found) == 1 else f"tried {', '.join(found)}"

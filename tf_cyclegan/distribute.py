@@ -99,11 +99,16 @@ def describe(strategy: tf.distribute.Strategy | None) -> str:
     return f"{name}: {strategy.num_replicas_in_sync} replicas ({', '.join(devices)})"
 
 
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (avx2, avx512f, amx_bf16, ...); none where /proc/cpuinfo cannot be read."""
+    try:
+        with open(cpuinfo) as info:
+            return next((set(line.split(":", 1)[1].split()) for line in info if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
 def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether the CPU has AMX tile units for bfloat16 (Intel Xeon since Sapphire Rapids), where oneDNN
     runs bfloat16 convolutions several times faster than float32 ones."""
-    try:
-        with open(cpuinfo) as info:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in info)
-    except OSError:
-        return False
+    return "amx_bf16" in cpu_flags(cpuinfo)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
 from typing import Callable
 
 import numpy as np
 
 from tf_cyclegan.directions import DIRECTIONS, source_target
 from tf_cyclegan.errors import EvaluateError
-
-Translator = Callable[[np.ndarray], np.ndarray]  # uint8 [N, H, W, 3] -> uint8 [N, H, W, 3]
+from tf_cyclegan.translators import Translator
 
 MAX_PSNR = 100.0  # dB given to a pair of identical images (their MSE is 0), so that means stay finite
 INCEPTION_SIZE = 299

@@ -62,14 +62,12 @@ def cpu_description() -> tuple[str, str]:
     """(the CPU's model name, its widest vector extensions: AMX, AVX-512, AVX2 or other)."""
     import platform
 
-    cpu, flags = platform.processor(), set()
+    from tf_cyclegan.distribute import cpu_flags
+
+    cpu, flags = platform.processor(), cpu_flags()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name") and cpu == platform.processor():
-                    cpu = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
     simd = [name for flag, name in (("amx_bf16", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags]
     return cpu, " + ".join(simd) or "no AVX2"
 
