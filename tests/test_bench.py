@@ -1,4 +1,5 @@
-"""The benchmark command: FLOPs counted from graphs, and one tiny end-to-end run of every section."""
+"""The benchmark command: FLOPs counted from graphs, its options, the PyTorch reference's pix2pix step, and
+one tiny end-to-end run of every section (CycleGAN) and of the train and reference sections (pix2pix)."""
 
 import json
 import os
@@ -41,6 +42,7 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
                             env=env, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(record["model"] == "cycle_gan" for record in records)  # the default
     by_kind = {}
     for record in records:
         by_kind.setdefault(record["bench"], []).append(record)
@@ -82,3 +84,95 @@ def test_the_reference_timing_without_pytorch_says_what_to_install(monkeypatch, 
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 1 and len(err) == 1
     assert "needs PyTorch" in err[0] and "pip install 'tf_cyclegan[torch]'" in err[0]
+
+
+def test_bench_options_name_the_model_and_its_generator(capsys):
+    from tf_cyclegan.bench.cli import describe, main
+    from tf_cyclegan.bench.options import BenchOptions
+
+    assert BenchOptions().netG == "resnet_9blocks" and BenchOptions(model="pix2pix").netG == "unet_256"
+    assert BenchOptions(model="pix2pix", netG="unet_128").netG == "unet_128"
+    for argv, message in ((["--model", "pix2pixHD"], "--model: invalid choice: 'pix2pixHD'"),
+                          (["--netG", "unet_64"], "--netG: 'unet_64' is not one of"),
+                          (["--model", "pix2pix", "--size", "128"], "--size: unet_256 needs a multiple of 256, got 128"),
+                          (["--model", "pix2pix", "--netG", "unet_128", "--size", "128", "--infer_size", "200"],
+                           "--infer_size: unet_128 needs a multiple of 128, got 200")):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and message in capsys.readouterr().err, argv
+    train = {"bench": "train", "model": "pix2pix", "size": 256, "netG": "unet_256", "batch_size": 1,
+             "jit_compile": False, "low_memory": False, "mixed_precision": "off", "median_s": 1.0, "min_s": 0.9,
+             "trace_and_first_s": 9.0, "images_s": 2.0, "tflop": 0.1, "gflop_s": 100.0}
+    assert describe(train).startswith("train pix2pix 256x256 unet_256 batch 1: 1.00 s/iter median")
+    reference = {**train, "bench": "reference", "torch": "2.13.0", "ours_vs_reference": 0.9, "inference_size": 256,
+                 "inference_median_s": 0.1}
+    assert describe(reference).startswith("PyTorch reference pix2pix (torch 2.13.0) 256x256 unet_256 batch 1: ")
+    assert "ours takes 0.90x its time" in describe(reference)
+    assert describe({"bench": "train", "model": "pix2pix", "error": "exit 1"}) == "train pix2pix: failed (exit 1)"
+
+
+def test_the_reference_pix2pix_networks_have_the_reference_sizes():
+    torch = pytest.importorskip("torch")
+    from tf_cyclegan.bench.torch_reference import BATCH, NLayerDiscriminator, ReferencePix2Pix, pix2pix_generator
+
+    def count(net):
+        return sum(p.numel() for p in net.parameters())
+
+    G = pix2pix_generator(num_downs=8, ngf=64)  # unet_256, batch norm, dropout
+    assert count(G) == 54_413_955
+    assert count(NLayerDiscriminator(64, BATCH, input_nc=6)) == 2_768_705
+    model = ReferencePix2Pix(G)
+    assert count(model.D) == 2_768_705 and isinstance(model.D.model[3], torch.nn.BatchNorm2d)
+    # Dropout in the num_downs - 5 = 3 intermediate 512-channel levels only, after their up-convolution's norm.
+    # The levels nest at model.model[1] and then at each level's model[3]: at depth 3, 4 and 5 of 6 (innermost).
+    blocks = {name: m for name, m in G.named_modules() if isinstance(m, torch.nn.Sequential)}
+    dropped = {name: layers for name, layers in blocks.items() if isinstance(layers[-1], torch.nn.Dropout)}
+    assert sorted(name.count(".model.3") for name in dropped) == [3, 4, 5], list(dropped)
+    for layers in dropped.values():
+        assert layers[-1].p == 0.5 and isinstance(layers[-2], torch.nn.BatchNorm2d) and layers[-2].num_features == 512
+    assert sum(isinstance(m, torch.nn.Dropout) for m in G.modules()) == 3
+
+
+def test_one_reference_pix2pix_step_updates_both_networks():
+    torch = pytest.importorskip("torch")
+    from tf_cyclegan.bench.torch_reference import ReferencePix2Pix, pix2pix_generator, time_reference_pix2pix_step
+
+    torch.manual_seed(0)
+    model = ReferencePix2Pix(pix2pix_generator(num_downs=6, ngf=4), ndf=4)
+    before = {net: {k: v.clone() for k, v in getattr(model, net).state_dict().items()} for net in ("G", "D")}
+    real_a, real_b = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1
+    model.step(real_a, real_b)
+    for net in ("G", "D"):
+        after = getattr(model, net).state_dict()
+        weights = [k for k in after if k.endswith("weight")]
+        assert all(not torch.equal(before[net][k], after[k]) for k in weights), net  # every layer learnt
+        assert all(torch.isfinite(v).all() for v in after.values() if v.is_floating_point())
+    assert not any(p.requires_grad for p in model.D.parameters())  # frozen for G's step, as the reference leaves it
+    # Adam has taken one step on each network: every parameter of G and of D has its moments.
+    for optimizer, net in ((model.optimizer_G, model.G), (model.optimizer_D, model.D)):
+        assert all(optimizer.state[p]["step"] == 1 for p in net.parameters())
+    times = time_reference_pix2pix_step(size=64, batch_size=1, iters=2, num_downs=6, ngf=4)
+    assert len(times) == 2 and all(t > 0 for t in times)
+
+
+@pytest.mark.slow
+def test_bench_times_the_pix2pix_step_against_the_reference():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    args = ["--model", "pix2pix", "--size", "128", "--netG", "unet_128", "--ngf", "4", "--iters", "1",
+            "--infer_size", "128", "--batch_sizes", "1", "--json", "--only", "train,reference,inference"]
+    result = subprocess.run([sys.executable, "-m", "tf_cyclegan.bench", *args], capture_output=True, text=True,
+                            env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(record["model"] == "pix2pix" for record in records)
+    by_kind = {}
+    for record in records:
+        by_kind.setdefault(record["bench"], []).append(record)
+    [ours], [reference] = by_kind["train"], by_kind["reference"]
+    for record in (ours, reference):
+        assert (record["netG"], record["size"], record["batch_size"], record["iters"]) == ("unet_128", 128, 1, 1)
+    assert 0 < ours["min_s"] <= ours["median_s"] < ours["trace_and_first_s"] and ours["tflop"] > 0
+    assert reference["median_s"] > 0 and reference["inference_median_s"] > 0
+    assert reference["ours_vs_reference"] == pytest.approx(ours["median_s"] / reference["median_s"])
+    assert {r["runtime"] for r in by_kind["inference"]} >= {"keras", "saved_model", "tflite_float32"}
+    assert all(r["netG"] == "unet_128" and r["median_s"] > 0 for r in by_kind["inference"])

@@ -144,3 +144,55 @@ def test_the_reference_is_timed_under_torch_autocast_for_mixed_precision():
             assert G.model[1](x).dtype == dtype  # the stem convolution
     times = time_reference_step(size=32, batch_size=1, iters=2, n_blocks=1, ngf=8, mixed_precision="bf16")
     assert len(times) == 2 and all(t > 0 for t in times)
+
+
+# -- pix2pix: the official generators are unet_256, batch norm, dropout ------------------------------
+def test_an_official_pix2pix_generator_converts_and_agrees_with_model_eval(tmp_path):
+    """facades_label2photo.pth and the other published pix2pix generators: the official state-dict keys
+    (model.model.0.weight, model.model.1.model.1.weight, ...), running statistics; in eval mode the converted
+    generator agrees with PyTorch's model.eval() within 1e-4."""
+    reference = randomised(UnetGenerator(8, 64, BATCH, use_dropout=True), seed=7)
+    keys = reference.state_dict().keys()
+    assert {"model.model.0.weight", "model.model.1.model.1.weight", "model.model.1.model.2.running_mean"} <= set(keys)
+    path = tmp_path / "facades_label2photo.pth"
+    torch.save(reference.state_dict(), path)
+    generator = convert(path, "unet_256", norm="batch", use_dropout=True)
+    assert sum(int(np.prod(w.shape)) for w in generator.trainable_weights) == 54_413_955
+    assert_same_outputs(reference, generator, (256, 256))
+
+
+def test_pix2pix_train_mode_agrees_with_pytorch_train_mode_at_batch_one(tmp_path):
+    """The reference tests pix2pix in train mode: batch statistics of the one test image. Dropout is off on
+    both sides so that the outputs can be compared."""
+    from tf_cyclegan.inference import inference_generator
+
+    reference = randomised(UnetGenerator(7, 8, BATCH), seed=5).train()
+    path = tmp_path / "G.pth"
+    torch.save(reference.state_dict(), path)
+    generator = inference_generator(convert(path, "unet_128", ngf=8, norm="batch"), "train")
+    assert_same_outputs(reference, generator, (128, 128))
+    # ... and the two modes differ: eval mode uses the checkpoint's running statistics.
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
+    eval_mode = np.asarray(convert(path, "unet_128", ngf=8, norm="batch")(x, training=False))
+    assert np.abs(eval_mode - np.asarray(generator(x))).max() > 0.01
+
+
+def test_cli_eval_exports_pix2pix_in_eval_mode(tmp_path):
+    import json
+
+    import tensorflow as tf
+
+    reference = randomised(UnetGenerator(7, 8, BATCH, use_dropout=True), seed=4)
+    path = tmp_path / "edges2shoes.pth"
+    torch.save(reference.state_dict(), path)
+    out = tmp_path / "out"
+    assert main([str(path), "--netG", "unet_128", "--ngf", "8", "--norm", "batch", "--dropout", "--eval",
+                 "--no_tflite", "--output", str(out)]) == 0
+    contract = json.loads((out / "a2b" / "1" / "tf_cyclegan.json").read_text())
+    assert contract["inference_mode"] == "eval" and contract["model_directions"] == ["a2b"]
+    image = np.random.default_rng(0).integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
+    served = tf.saved_model.load(str(out / "a2b" / "1")).signatures["serving_default"](images=tf.constant(image))
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(image.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1))
+    expected = np.clip(np.round((expected.numpy().transpose(0, 2, 3, 1) + 1) * 127.5), 0, 255)
+    assert np.abs(served["translated"].numpy().astype(int) - expected).max() <= 1

@@ -20,7 +20,13 @@ NET_D = ("basic", "n_layers", "pixel")
 NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")
-MODELS = ("cycle_gan",)  # see tf_cyclegan.models.model_class
+MODELS = ("cycle_gan", "pix2pix")  # see tf_cyclegan.models.model_class
+# Each model's own defaults where they differ from the dataclass's (which are CycleGAN's), as the
+# reference's models set them (its modify_commandline_options): Config.for_model and the CLI apply them.
+MODEL_DEFAULTS = {
+    "cycle_gan": {},
+    "pix2pix": dict(netG="unet_256", norm="batch", use_dropout=True, gan_mode="vanilla", pool_size=0),
+}
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # tf.distribute, see distribute.py
 MIXED_PRECISION = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # -> Keras dtype policy
 RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
@@ -127,7 +133,21 @@ class Config:
     # The translation model (one module of tf_cyclegan.models each). Last, so that version 0.1's positional
     # Config(dataset, ...) still means what it meant.
     model: str = _opt("cycle_gan", "translation model: cycle_gan (Zhu et al. 2017: two generators, cycle "
-                      "consistency, unpaired data)", choices=MODELS)
+                      "consistency, unpaired data) or pix2pix (Isola et al. 2017: one conditional generator, "
+                      "paired data; its defaults: --netG unet_256 --norm batch, dropout, --gan_mode vanilla, "
+                      "--pool_size 0)", choices=MODELS)
+    # Fields added after 0.1 go below `model`, for the same reason.
+    lambda_L1: float = _opt(100.0, "pix2pix: weight of the L1 loss between the translation and the truth")
+    paired: bool = _opt(False, "pix2pix: --dataset is a folder with trainA/ trainB/ [testA/ testB/] whose "
+                        "files pair up by name (x.jpg in trainA with x.jpg in trainB), not the aligned "
+                        "layout (train/ val/ test/ of A|B images side by side)")
+
+    @classmethod
+    def for_model(cls, model: str = "cycle_gan", **values) -> "Config":
+        """A config of --model `model` with that model's defaults (MODEL_DEFAULTS) under `values`."""
+        if model not in MODEL_DEFAULTS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        return cls(**{**MODEL_DEFAULTS[model], **values, "model": model})
 
     # -- derived --------------------------------------------------------------------------------
     @property
@@ -155,7 +175,7 @@ class Config:
             if getattr(self, name) < 1:
                 errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
         for name in ["n_epochs_decay", "pool_size", "n_samples", "eval_every", "lambda_A", "lambda_B",
-                     "lambda_identity", "lr"]:
+                     "lambda_identity", "lambda_L1", "lr"]:
             if getattr(self, name) < 0:
                 errs.append(f"--{name}: must not be negative, got {getattr(self, name)}")
         for name in ["max_dataset_size", "max_steps"]:
@@ -181,6 +201,8 @@ class Config:
                         "device; on TPUs every step is compiled anyway)")
         if self.tpu and self.strategy != "tpu":
             errs.append(f"--tpu {self.tpu}: only with --strategy tpu")
+        if self.paired and self.model != "pix2pix":
+            errs.append(f"--paired: only with --model pix2pix (--model {self.model} trains on unpaired domains)")
         if self.crop_size % size_multiple(self.netG):
             errs.append(f"--crop_size: {self.netG} needs a multiple of {size_multiple(self.netG)}, got "
                         f"{self.crop_size}")

@@ -180,7 +180,7 @@ class Domains:
 
 
 # -- sources ---------------------------------------------------------------------------------------
-def _list_images(folder: Path) -> tuple[list[str], int]:
+def list_images(folder: Path) -> tuple[list[str], int]:
     """Image files under folder (recursively, sorted, hidden files skipped) and the count of others."""
     images, ignored = [], 0
     for root, dirs, files in os.walk(folder):
@@ -193,7 +193,7 @@ def _list_images(folder: Path) -> tuple[list[str], int]:
     return images, ignored
 
 
-def _domain_names(name: str) -> tuple[str, str]:
+def domain_names(name: str) -> tuple[str, str]:
     """'horse2zebra' -> ('horse', 'zebra'); anything else -> ('A', 'B')."""
     parts = name.split("2")
     return (parts[0], parts[1]) if len(parts) == 2 and all(parts) else ("A", "B")
@@ -214,22 +214,23 @@ def folder_domains(path: str | os.PathLike) -> Domains:
                                    "folders of images, and optionally testA/ testB/)")
             lists[split] = None
             continue
-        images, n_ignored = _list_images(folder)
+        images, n_ignored = list_images(folder)
         ignored += n_ignored
         if not images and split.startswith("train"):
             raise DatasetError(f"--dataset {path}: {split} is empty (no {'/'.join(IMAGE_EXTENSIONS)} files "
                                f"in {folder})")
         lists[split] = ImageList(split, images) if images else None
-    name_a, name_b = _domain_names(root.resolve().name)
+    name_a, name_b = domain_names(root.resolve().name)
     return Domains(lists["trainA"], lists["trainB"], lists["testA"], lists["testB"], name_a, name_b,
                    description=f"folder {root}", ignored=ignored)
 
 
-def seasons_root() -> Path:
-    cache = os.environ.get("TF_CYCLEGAN_CACHE") or os.path.join(Path.home(), ".cache", "tf_cyclegan")
+def seasons_root(paired: bool = False) -> Path:
+    """The embedded dataset's cache folder; `paired`: its form for paired training (pix2pix)."""
     from tf_cyclegan.datasets import seasons
+    from tf_cyclegan.fileio import cache_dir
 
-    return Path(cache) / f"seasons-v1-{seasons.SIZE}"
+    return cache_dir() / f"seasons-{'paired-' if paired else ''}v1-{seasons.SIZE}"
 
 
 def seasons_domains() -> Domains:
@@ -303,7 +304,7 @@ def tfds_domains(name: str, data_dir: str | None = None) -> Domains:
         if not items and split.startswith("train"):
             raise DatasetError(f"--dataset {name}: {split} is empty")
         lists[split] = ImageList(split, items) if items else None
-    name_a, name_b = _domain_names(config or family)
+    name_a, name_b = domain_names(config or family)
     return Domains(lists["trainA"], lists["trainB"], lists["testA"], lists["testB"], name_a, name_b,
                    description=f"TFDS {name}")
 
@@ -318,15 +319,16 @@ def load_domains(dataset: str, data_dir: str | None = None) -> Domains:
 
 
 # -- the unpaired pipeline -------------------------------------------------------------------------
-def training_shapes(x: ImageList, y: ImageList, config: Config):
-    """(the (height, width) of every training image, or None when sizes vary; the largest one).
+def training_shapes(sizes, config: Config):
+    """(the (height, width) of every training image, or None when sizes vary; the largest one), from the
+    images' (width, height) before preprocessing (a callable that reads them: not needed when cropping).
 
     Modes that crop give crop_size squares. The others keep each image's own (rounded) size, read from
     the headers; images of different sizes can only be trained one per step, as in the reference.
     """
     if config.crops:
         return (config.crop_size, config.crop_size), (config.crop_size, config.crop_size)
-    shapes = sorted({preprocessed_size(w, h, config)[::-1] for w, h in x.sizes() + y.sizes()})
+    shapes = sorted({preprocessed_size(w, h, config)[::-1] for w, h in sizes()})
     largest = (max(h for h, _ in shapes), max(w for _, w in shapes))
     if len(shapes) == 1:
         return shapes[0], largest
@@ -364,9 +366,12 @@ class Unpaired:
         if steps < 1:
             raise DatasetError(f"--batch_size {config.batch_size} is larger than the dataset "
                                f"({max(len(x), len(y))} images per domain)")
-        image_shape, max_shape = training_shapes(x, y, config)
+        image_shape, max_shape = training_shapes(lambda: x.sizes() + y.sizes(), config)
         paired = domains.paired and domains.test_a is not None and domains.test_b is not None
         return cls(x, y, test_x, test_y, name_x, name_y, steps, image_shape, max_shape, paired)
+
+    def summary(self) -> str:
+        return f"{len(self.x)} {self.name_x} (X) and {len(self.y)} {self.name_y} (Y) training images"
 
     def train_dataset(self, config: Config, start_step: int = 0,
                       input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
@@ -410,14 +415,7 @@ class Unpaired:
         def load_pair(ix, iy, g):
             return (preprocess(load(self.x, ix), 4 * g + 1), preprocess(load(self.y, iy), 4 * g + 2))
 
-        start = int(start_step) * config.batch_size
-        indices, batch = tf.data.Dataset.range(start, total), config.batch_size
-        if input_context is not None:
-            batch = input_context.get_per_replica_batch_size(config.batch_size)
-            pipelines, pipeline = input_context.num_input_pipelines, input_context.input_pipeline_id
-            if pipelines > 1:  # each worker reads its contiguous share of every global batch
-                share = config.batch_size // pipelines
-                indices = indices.filter(lambda g: (g % config.batch_size) // share == pipeline)
+        indices, batch = image_indices(config, start_step, total, input_context)
         return (indices
                 .map(pick)
                 .map(load_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -433,6 +431,21 @@ class Unpaired:
         """The first --eval_images test images of each domain, uint8 at crop_size, for --eval_every."""
         x, y = (first_images(images, config.eval_images, config.crop_size) for images in (self.test_x, self.test_y))
         return (x[:len(y)], y[:len(x)]) if self.paired else (x, y)
+
+
+def image_indices(config: Config, start_step: int, total: int,
+                  input_context: tf.distribute.InputContext | None = None) -> tuple[tf.data.Dataset, int]:
+    """(the positions g in the run's image sequence from start_step on that this input pipeline reads, its
+    batch size): everything, or under tf.distribute each worker's contiguous share of every global batch,
+    in per-replica batches."""
+    indices, batch = tf.data.Dataset.range(int(start_step) * config.batch_size, total), config.batch_size
+    if input_context is not None:
+        batch = input_context.get_per_replica_batch_size(config.batch_size)
+        pipelines, pipeline = input_context.num_input_pipelines, input_context.input_pipeline_id
+        if pipelines > 1:
+            share = config.batch_size // pipelines
+            indices = indices.filter(lambda g: (g % config.batch_size) // share == pipeline)
+    return indices, batch
 
 
 def first_images(images: ImageList, n: int, size: int) -> np.ndarray:

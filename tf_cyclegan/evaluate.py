@@ -1,11 +1,12 @@
 """python -m tf_cyclegan.evaluate --model RUN_OR_EXPORT --output DIR [--dataset NAME_OR_PATH]
 
-Translates the test images both ways and back, and writes DIR/metrics.json, a results page DIR/index.html
-(input | translation | reconstruction, like the reference's results page) and DIR/results.png (its first
-rows in one picture). Measures per
-direction: cycle-reconstruction L1, PSNR and SSIM; on paired test data (the embedded dataset's testA[i]
-and testB[i] are the same scene) PSNR and SSIM of the translation against the truth next to the identity
-baseline (input against truth); FID and KID when InceptionV3's weights are on disk.
+Translates the test images (both ways and back for CycleGAN; the one way for pix2pix) and writes
+DIR/metrics.json, a results page DIR/index.html (input | translation | reconstruction | truth, like the
+reference's results page) and DIR/results.png (its first rows in one picture). Measures per direction:
+cycle-reconstruction L1, PSNR and SSIM (models with both directions); on paired test data (pix2pix's, and
+the embedded dataset's: testA[i] and testB[i] are the same scene) PSNR and SSIM of the translation against
+the truth next to the identity baseline (input against truth); FID and KID when InceptionV3's weights are
+on disk.
 """
 
 from __future__ import annotations
@@ -50,22 +51,27 @@ class EvaluateOptions:
     inception_weights: str | None = dataclasses.field(default=None, metadata={
         "help": "InceptionV3 notop weights file for FID/KID (default: the Keras cache, ~/.keras/models)"})
     no_fid: bool = dataclasses.field(default=False, metadata={"help": "skip FID and KID"})
+    eval: bool = dataclasses.field(default=False, metadata={
+        "help": "run folders: batch norm's running statistics, no dropout (PyTorch's model.eval()) instead of "
+                "the reference's test mode (each image's own statistics, dropout on); exports are measured in "
+                "the mode they were exported in"})
 
 
 # -- opening the model and the data ----------------------------------------------------------------
 @dataclasses.dataclass
 class Opened:
-    a2b: Translator
-    b2a: Translator
+    translators: dict  # {direction: Translator}: both for CycleGAN, one for pix2pix
     description: str
     training: dict  # the training config (dataset, crop_size, ...), or {} when the export has none
     names: dict  # {"A": source domain name, "B": target domain name}
 
 
-def open_models(path: str, variant: str = "saved_model", checkpoint: int | None = None) -> Opened:
-    """Both directions of a run folder (newest readable or given checkpoint) or an export folder (newest
-    versions)."""
+def open_models(path: str, variant: str = "saved_model", checkpoint: int | None = None,
+                mode: str | None = None) -> Opened:
+    """Every direction of a run folder (newest readable or given checkpoint; its generators in inference
+    `mode`, by default train) or an export folder (newest versions)."""
     from tf_cyclegan import translators
+    from tf_cyclegan.inference import inference_generator
 
     p = Path(path)
     if layout.RunFolder(p).exists():
@@ -75,28 +81,31 @@ def open_models(path: str, variant: str = "saved_model", checkpoint: int | None 
         from tf_cyclegan.export import load_generators
 
         config, generators, names, ckpt = load_generators(p, checkpoint)
-        found = {d: translators.keras_translator(g) for d, g in generators.items()}
-        return Opened(found["a2b"], found["b2a"], f"run {p} ({Path(ckpt).name})", dataclasses.asdict(config), names)
-    if not all((p / d).is_dir() for d in DIRECTIONS):
+        found = {d: translators.keras_translator(inference_generator(g, mode or "train")) for d, g in generators.items()}
+        return Opened(found, f"run {p} ({Path(ckpt).name}, {mode or 'train'} mode)", dataclasses.asdict(config), names)
+    present = layout.export_directions(p)
+    if not present:
         raise EvaluateError(f"--model {path}: not a training run folder (config.json, checkpoints/) or an "
-                            "export folder (a2b/ and b2a/)")
+                            "export folder (a2b/ and/or b2a/)")
     if checkpoint is not None:
         raise EvaluateError(f"--checkpoint {checkpoint}: only for training run folders; {path} is an export "
                             "folder (its newest versions are evaluated)")
-    versions = {d: layout.latest_version(p / d) for d in DIRECTIONS}
+    versions = {d: layout.latest_version(p / d) for d in present}
     missing = [d for d, v in versions.items() if v is None]
     if missing:
         raise EvaluateError(f"--model {path}: {missing[0]}/ holds no exported version")
-    contract = {}
-    try:
-        contract = json.loads((versions["a2b"] / layout.CONTRACT_FILE).read_text())
-    except (OSError, ValueError):
-        pass  # an export by another tool: no training config, so --dataset and --size are needed
-    names = {"A": contract.get("source_domain", "A"), "B": contract.get("target_domain", "B")}
-    found = {d: _export_translator(versions[d], d, variant) for d in DIRECTIONS}
+    # Without a contract (an export by another tool) there is no training config: --dataset and --size.
+    contract = layout.read_contract(versions[present[0]])
+    translators.check_mode(contract, mode, f"--model {path}", EvaluateError)
+    names = {"A": "A", "B": "B"}
+    if contract:
+        names = dict(zip(("A", "B") if present[0] == "a2b" else ("B", "A"),
+                         (contract.get("source_domain", "?"), contract.get("target_domain", "?"))))
+    found = {d: _export_translator(versions[d], d, variant) for d in present}
     what = "SavedModel" if variant == "saved_model" else f"TFLite {variant}"
-    return Opened(found["a2b"], found["b2a"], f"export {p} ({what}, versions "
-                  f"{versions['a2b'].name}/{versions['b2a'].name})", contract.get("training_config") or {}, names)
+    made = f", {contract['inference_mode']} mode" if "inference_mode" in contract else ""
+    return Opened(found, f"export {p} ({what}{made}, versions {'/'.join(v.name for v in versions.values())})",
+                  contract.get("training_config") or {}, names)
 
 
 def _export_translator(version: Path, direction: str, variant: str) -> Translator:
@@ -134,6 +143,28 @@ def load_test_images(dataset: str, data_dir: str | None, size: int, num_test: in
     return arrays[0], arrays[1], domains.paired, domains.description
 
 
+def load_test_pairs(dataset: str, size: int, num_test: int, paired_folders: bool = False, log=print):
+    """load_test_images for a model trained on pairs (pix2pix): the test pairs of an aligned folder, of
+    folders paired by name, of pix2pix/NAME or of the embedded dataset's paired form; the training pairs
+    when there is no test split (said in the log)."""
+    from tf_cyclegan.config import Config
+    from tf_cyclegan.paired import first_pairs, load_pairs
+
+    pairs = load_pairs(dataset, paired_folders)
+    images = pairs.test
+    if images is None:
+        log(f"note: {pairs.description} has no test or val split; using its first {min(num_test, len(pairs.train))} "
+            "training pairs (seen in training, so the numbers flatter)")
+        images = pairs.train
+    images, bad = images.capped(num_test).checked(Config.max_image_pixels)
+    for item, reason in bad:
+        log(f"skipped {item}: {reason}")
+    if not len(images):
+        raise EvaluateError(f"--dataset {dataset}: no usable test pair in {images.name}")
+    test_a, test_b = first_pairs(images, len(images), size)
+    return test_a, test_b, True, pairs.description
+
+
 # -- writing ---------------------------------------------------------------------------------------
 _ROWS = {"cycle_l1": "cycle L1 (|F(G(x)) − x|, [−1, 1] units)", "cycle_psnr": "cycle PSNR (dB)",
          "cycle_ssim": "cycle SSIM", "truth_psnr": "PSNR of the translation against the truth (dB)",
@@ -151,6 +182,7 @@ def write_page(output: Path, report: dict, images: dict) -> Path:
 
     e = html.escape
     names = report["domains"]
+    present = [d for d in DIRECTIONS if d in images]
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>tf_cyclegan: {e(report['model'])}</title>",
              "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
@@ -158,20 +190,20 @@ def write_page(output: Path, report: dict, images: dict) -> Path:
              "font-size:small}</style></head><body>",
              f"<h1>{e(report['model'])}</h1><p>{e(report['dataset'])}: {report['size']}×{report['size']} test "
              f"images; evaluated {e(report['created'])}.</p>",
-             f"<table><tr><th>measure</th><th>{e(names['A'])} → {e(names['B'])}</th>"
-             f"<th>{e(names['B'])} → {e(names['A'])}</th></tr>"]
+             "<table><tr><th>measure</th>" + "".join(f"<th>{e(' → '.join(source_target(names, d)))}</th>"
+                                                     for d in present) + "</tr>"]
     for key, label in _ROWS.items():
-        if key in report["a2b"]:
-            parts.append(f"<tr><td style='text-align:left'>{e(label)}</td><td>{report['a2b'][key]:.4g}</td>"
-                         f"<td>{report['b2a'][key]:.4g}</td></tr>")
+        if key in report[present[0]]:
+            parts.append(f"<tr><td style='text-align:left'>{e(label)}</td>"
+                         + "".join(f"<td>{report[d][key]:.4g}</td>" for d in present) + "</tr>")
     parts.append("</table>")
     if report.get("fid_note"):
         parts.append(f"<p>{e(report['fid_note'])}</p>")
     scale = max(1, 128 // report["size"])  # small images are shown enlarged
-    for direction in DIRECTIONS:
+    for direction in present:
         src, dst = source_target(names, direction)
         shown = images[direction]
-        kinds = ["real", "fake", "cycled"] + (["truth"] if "truth" in shown else [])
+        kinds = [k for k in ("real", "fake", "cycled", "truth") if k in shown]
         headers = {"real": f"input ({src})", "fake": f"translation ({dst})", "cycled": f"reconstruction ({src})",
                    "truth": f"truth ({dst})"}
         parts.append(f"<h2>{e(src)} → {e(dst)}</h2><table class='im'><tr>"
@@ -181,8 +213,8 @@ def write_page(output: Path, report: dict, images: dict) -> Path:
             for kind in kinds:
                 relative = f"images/{direction}/{i:03d}_{kind}.png"
                 save_png(output / relative, shown[kind][i])
-                note = {"cycled": f"{shown['cycle_psnr'][i]:.1f} dB",
-                        "fake": f"{shown['truth_psnr'][i]:.1f} dB vs truth" if "truth" in shown else ""}.get(kind, "")
+                note = (f"{shown['cycle_psnr'][i]:.1f} dB" if kind == "cycled" else
+                        f"{shown['truth_psnr'][i]:.1f} dB vs truth" if kind == "fake" and "truth" in shown else "")
                 cells.append(f"<td><img src='{relative}' width='{report['size'] * scale}'>{e(note)}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</table>")
@@ -192,23 +224,25 @@ def write_page(output: Path, report: dict, images: dict) -> Path:
 
 
 def results_picture(images: dict, rows: int = 4) -> np.ndarray:
-    """The first images of both directions in one picture: input | translation | reconstruction [| truth]
-    of A -> B, then the same of B -> A, a row per test image."""
+    """The first images of every direction in one picture: input | translation [| reconstruction] [| truth]
+    of A -> B, then the same of B -> A (a model with one direction: its own), a row per test image."""
     from tf_cyclegan.samples import grid
 
-    kinds = [k for k in ("real", "fake", "cycled", "truth") if k in images["a2b"]]
-    n = min(rows, len(images["a2b"]["real"]), len(images["b2a"]["real"]))
-    return grid([[[images[d][k][i] for k in kinds] for d in DIRECTIONS] for i in range(n)])
+    present = [d for d in DIRECTIONS if d in images]
+    kinds = [k for k in ("real", "fake", "cycled", "truth") if k in images[present[0]]]
+    n = min([rows] + [len(images[d]["real"]) for d in present])
+    return grid([[[images[d][k][i] for k in kinds] for d in present] for i in range(n)])
 
 
 def evaluate(options: EvaluateOptions, log=print) -> dict:
     """Measure, write DIR/metrics.json and DIR/index.html; returns the report (what metrics.json holds)."""
     from tf_cyclegan import metrics
     from tf_cyclegan.fileio import atomic_write
+    from tf_cyclegan.models import model_class
 
     started = time.perf_counter()
     output = Path(options.output)
-    opened = open_models(options.model, options.variant, options.checkpoint)
+    opened = open_models(options.model, options.variant, options.checkpoint, "eval" if options.eval else None)
     dataset = options.dataset or opened.training.get("dataset")
     if not dataset:
         raise EvaluateError(f"--model {options.model} does not say what it was trained on: pass --dataset")
@@ -218,7 +252,11 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
     if size < 11:
         raise EvaluateError(f"--size {size}: SSIM needs at least 11 pixels a side; pass a larger --size")
     data_dir = options.data_dir or opened.training.get("data_dir")
-    test_a, test_b, paired, description = load_test_images(dataset, data_dir, size, options.num_test, log)
+    if model_class(opened.training.get("model", "cycle_gan")).PAIRED:
+        test_a, test_b, paired, description = load_test_pairs(dataset, size, options.num_test,
+                                                               opened.training.get("paired", False), log)
+    else:
+        test_a, test_b, paired, description = load_test_images(dataset, data_dir, size, options.num_test, log)
     paired = paired or options.paired
     log(f"Evaluating {opened.description} on {len(test_a)} + {len(test_b)} test images of {description} at "
         f"{size}x{size}" + (" (paired: also against the truth)" if paired else ""))
@@ -237,7 +275,8 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
                                     f"({first_line(e)}); it must be Keras' {metrics.INCEPTION_FILE}") from None
     if fid_note:
         log(fid_note)
-    results, images = measure(opened.a2b, opened.b2a, test_a, test_b, paired, features)
+    results, images = measure(opened.translators.get("a2b"), opened.translators.get("b2a"), test_a, test_b,
+                              paired, features)
     report = {"model": opened.description, "dataset": description, "size": size, "paired": paired,
               "domains": opened.names, **results,
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

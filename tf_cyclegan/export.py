@@ -1,6 +1,6 @@
 """python -m tf_cyclegan.export --run RUN_DIR --output EXPORT_DIR [--checkpoint N]
 
-Writes the generators of a training run (a CycleGAN has two: a2b and b2a) as TF Serving versions
+Writes the generators of a training run (a CycleGAN has two: a2b and b2a; pix2pix one) as TF Serving versions
 EXPORT_DIR/<direction>/<version>/: a SavedModel (uint8, bytes and float signatures), TFLite models (float32,
 float16 weights, dynamic-range int8) and tf_cyclegan.json. Each version is assembled in a temporary
 folder and renamed into place, so TF Serving never loads a half-written model.
@@ -47,6 +47,11 @@ class ExportOptions:
         default=False, metadata={"help": "also an int8 TFLite model whose convolutions are int8 and whose "
                                          "instance norms stay float, calibrated on training images: the fast "
                                          "int8 (see docs/export.md for its speed and error)"})
+    eval: bool = dataclasses.field(
+        default=False, metadata={"help": "export the generator in eval mode (batch norm's running statistics, "
+                                         "no dropout; PyTorch's model.eval()) instead of the reference's test "
+                                         "mode (each image's own statistics, dropout on); the same for "
+                                         "generators without batch norm or dropout (CycleGAN's)"})
 
 
 # -- reading the run -------------------------------------------------------------------------------
@@ -164,11 +169,29 @@ def representative_images(config, n: int = 16):
     return gen
 
 
+def inference_contract(generator, mode: str) -> dict:
+    """What an export says of how its generator runs (see tf_cyclegan.inference)."""
+    from tf_cyclegan.inference import has_train_mode_layers
+
+    what = {"train": "batch norm with each image's own statistics, dropout on (the reference's test mode)",
+            "eval": "batch norm's running statistics from training, no dropout (PyTorch's model.eval())"}
+    if not has_train_mode_layers(generator):
+        what = dict.fromkeys(what, "no batch norm or dropout: both modes compute the same")
+    return {"inference_mode": mode, "inference_mode_means": what[mode]}
+
+
 def export_generator(generator, model_dir: Path, name: str, source: str, target: str, origin: str,
                      training_config: dict | None, max_pixels: int, variants=TFLITE_VARIANTS,
-                     representative=None) -> Path:
-    """One generator as the next TF Serving version of model_dir: SavedModel, TFLite files, contract."""
+                     representative=None, mode: str = "train", about: dict | None = None) -> Path:
+    """One generator as the next TF Serving version of model_dir: SavedModel, TFLite files, contract. The
+    generator runs in inference `mode` (tf_cyclegan.inference.MODES); `about` adds to the contract (the
+    model and the directions of its export)."""
     import tensorflow as tf
+
+    from tf_cyclegan.inference import inference_generator
+
+    described = inference_contract(generator, mode)
+    generator = inference_generator(generator, mode)
 
     def build(tmp: Path):
         saved_model_archive(generator, max_pixels).write_out(str(tmp), verbose=False)
@@ -179,7 +202,8 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
             files[variant] = tflite_file(name, variant)
             (tmp / files[variant]).write_bytes(flatbuffer)
         contract = {
-            "direction": name, "source_domain": source, "target_domain": target, "checkpoint": origin,
+            "direction": name, "source_domain": source, "target_domain": target, **(about or {}), **described,
+            "checkpoint": origin,
             "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "tensorflow": tf.__version__,
             "signatures": {
@@ -204,17 +228,20 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
     """Export every generator of the run; returns {direction: version folder}."""
     started = time.perf_counter()
     config, generators, domain_names, checkpoint = load_generators(options.run, options.checkpoint, log)
-    log(f"Exporting {checkpoint} ({domain_names['A']} <-> {domain_names['B']}) to {options.output}")
+    ways = ", ".join(" -> ".join(source_target(domain_names, d)) for d in generators)
+    log(f"Exporting {checkpoint} ({ways}) to {options.output}")
     extra = (("int8_full",) if options.full_int8 else ()) + (("int8_selective",) if options.int8_selective else ())
     variants = () if options.no_tflite else TFLITE_VARIANTS + extra
     representative = representative_images(config) if extra else None
+    mode = "eval" if options.eval else "train"
+    about = {"model": config.model, "model_directions": list(generators)}
     written = {}
     for direction, generator in generators.items():
         source, target = source_target(domain_names, direction)
         written[direction] = export_generator(
             generator, Path(options.output) / direction, direction, source, target, os.path.abspath(checkpoint),
-            dataclasses.asdict(config), options.max_pixels, variants, representative)
-        log(f"  {direction} ({source} -> {target}): {written[direction]}")
+            dataclasses.asdict(config), options.max_pixels, variants, representative, mode, about)
+        log(f"  {direction} ({source} -> {target}, {mode} mode): {written[direction]}")
     log(f"Done in {time.perf_counter() - started:.1f} s")
     return written
 

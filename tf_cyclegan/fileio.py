@@ -37,3 +37,9 @@ def make_temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
     folder = Path(parent) / f"{prefix}{uuid.uuid4().hex[:12]}"
     folder.mkdir(mode=0o777)
     return folder
+
+
+def cache_dir() -> Path:
+    """Where downloads and rendered datasets are kept between runs: $TF_CYCLEGAN_CACHE, else
+    ~/.cache/tf_cyclegan (a test session or a shared machine points the variable elsewhere)."""
+    return Path(os.environ.get("TF_CYCLEGAN_CACHE") or Path.home() / ".cache" / "tf_cyclegan")

@@ -1,8 +1,10 @@
 """python -m tf_cyclegan.from_torch CHECKPOINT.pth --netG resnet_9blocks --output DIR [--name a2b]
 
 Brings a generator of the reference PyTorch implementation (junyanz/pytorch-CycleGAN-and-pix2pix; its
-official pretrained models such as horse2zebra.pth, style_monet.pth) into TensorFlow and writes the same
-artifacts as `tf_cyclegan.export`: DIR/<name>/<version>/ with the SavedModel signatures and TFLite files.
+official pretrained models such as horse2zebra.pth, style_monet.pth, and the pix2pix ones such as
+facades_label2photo.pth with --netG unet_256 --norm batch --dropout) into TensorFlow and writes the same
+artifacts as `tf_cyclegan.export`: DIR/<name>/<version>/ with the SavedModel signatures and TFLite files, in
+the reference's test mode or, with --eval, in eval mode (tf_cyclegan.inference).
 
 Reading .pth files: with PyTorch installed (`pip install tf_cyclegan[torch]`) through
 `torch.load(weights_only=True)`, which unpickles nothing but tensors; without it, PyTorch's zip format is read
@@ -187,7 +189,7 @@ def main(argv=None) -> int:
     from tf_cyclegan.cli import quiet_tensorflow, run_command
     from tf_cyclegan.config import GENERATORS_HELP, NORMS, RESNET, UNET_DOWNS
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN generator and "
+    parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN or pix2pix generator and "
                                      "export it for TF Serving and LiteRT.")
     parser.add_argument("checkpoint", help="the reference's .pth file (e.g. latest_net_G_A.pth, horse2zebra.pth)")
     parser.add_argument("--netG", default="resnet_9blocks", help=GENERATORS_HELP + " (default: resnet_9blocks)")
@@ -200,6 +202,10 @@ def main(argv=None) -> int:
     parser.add_argument("--target", default="B", help="name of the output domain, recorded in the contract")
     parser.add_argument("--max_pixels", type=int, default=4096 * 4096, help="largest image the SavedModel accepts")
     parser.add_argument("--no_tflite", action="store_true", help="SavedModel only")
+    parser.add_argument("--eval", action="store_true",
+                        help="export in eval mode: batch norm's running statistics from the checkpoint, no dropout "
+                             "(PyTorch's model.eval()); default: the reference's test mode (each image's own "
+                             "statistics, dropout on), which the pix2pix models were published with")
     args = parser.parse_args(argv)
     if not (RESNET.match(args.netG) or args.netG in UNET_DOWNS):
         parser.error(f"--netG: {args.netG!r} is not {GENERATORS_HELP}")
@@ -214,8 +220,9 @@ def main(argv=None) -> int:
             folder = export_generator(
                 generator, Path(args.output) / args.name, args.name, args.source, args.target,
                 os.path.abspath(args.checkpoint), {"netG": args.netG, "ngf": args.ngf, "norm": args.norm,
-                                                   "converted_from": "pytorch"},
-                args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS)
+                                                   "use_dropout": args.dropout, "converted_from": "pytorch"},
+                args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS, mode="eval" if args.eval else "train",
+                about={"model_directions": [args.name]})
         except OSError as e:
             raise ConversionError(f"cannot write to {args.output}: {e.strerror or e}") from None
         print(f"{args.checkpoint} -> {folder}")

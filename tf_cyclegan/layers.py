@@ -86,14 +86,17 @@ def instance_norm(name: str | None = None) -> keras.layers.Layer:
     return InstanceNormalization(groups=-1, center=False, scale=False, epsilon=1e-5, name=name)
 
 
-def norm_layer(norm: str, gain: float = 0.02, name: str | None = None) -> keras.layers.Layer | None:
+def norm_layer(norm: str, gain: float = 0.02, name: str | None = None,
+               synchronized: bool = False) -> keras.layers.Layer | None:
     """--norm: instance (the paper's), batch (PyTorch's BatchNorm2d: momentum 0.1, eps 1e-5, weight
-    initialised N(1, gain) as the reference's init_weights does), or none."""
+    initialised N(1, gain) as the reference's init_weights does), or none. `synchronized` batch norm takes
+    its statistics over the global batch of every replica, as the reference's --norm syncbatch."""
     if norm == "instance":
         return instance_norm(name)
     if norm == "batch":
         return keras.layers.BatchNormalization(
-            momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, gain), name=name)
+            momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, gain),
+            synchronized=synchronized, name=name)
     if norm == "none":
         return None
     raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")

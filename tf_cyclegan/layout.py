@@ -119,3 +119,18 @@ def write_version(model_dir: Path, build) -> tuple[int, Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def export_directions(folder: Path) -> list[str]:
+    """The directions (a2b, b2a) an export folder has a model folder for: both for CycleGAN, one for pix2pix."""
+    from tf_cyclegan.directions import DIRECTIONS
+
+    return [d for d in DIRECTIONS if (Path(folder) / d).is_dir()]
+
+
+def read_contract(version: Path) -> dict:
+    """A version's tf_cyclegan.json, or {} for an export made by another tool."""
+    try:
+        return json.loads((Path(version) / CONTRACT_FILE).read_text())
+    except (OSError, ValueError):
+        return {}

@@ -29,9 +29,11 @@ from tf_cyclegan.config import Config
 from tf_cyclegan.data import Unpaired, load_domains
 from tf_cyclegan.distribute import cpu_has_amx, describe, is_chief, is_multi_worker, make_strategy
 from tf_cyclegan.errors import RunError, first_line
+from tf_cyclegan.inference import inference_generator
 from tf_cyclegan.layout import RunFolder, default_output
 from tf_cyclegan.metrics import measure, summary_lines
 from tf_cyclegan.models import model_class
+from tf_cyclegan.paired import PairedData, Pairs, load_pairs
 from tf_cyclegan.samples import save_png
 from tf_cyclegan.translators import keras_translator
 
@@ -118,16 +120,23 @@ def _check_run(config: Config, strategy, run: RunFolder):
     check_resume(config, run)
 
 
-def _load_data(config: Config, domains, run: RunFolder, strategy, log) -> Unpaired:
-    """The training data, every image checked once (the unreadable ones skipped and listed); only the
-    chief writes the report into the run folder."""
-    domains = domains or load_domains(config.dataset, config.data_dir)
+def _load_data(config: Config, domains, run: RunFolder, strategy, log) -> Unpaired | PairedData:
+    """The training data (unpaired domains, or pairs for a model that trains on pairs), every image checked
+    once (the unusable ones skipped and listed); only the chief writes the report into the run folder."""
+    paired = model_class(config.model).PAIRED
+    if domains is None:
+        domains = load_pairs(config.dataset, config.paired) if paired else load_domains(config.dataset, config.data_dir)
+    if paired != isinstance(domains, Pairs):
+        raise RunError(f"--model {config.model} trains on {'pairs' if paired else 'unpaired domains'}; the data "
+                       f"given is {type(domains).__name__}")
     try:
         run.root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError(f"--output {run.root}: cannot create it ({e.strerror or e})") from None
     started = time.perf_counter()
-    n_images = sum(len(s) for s in (domains.train_a, domains.train_b, domains.test_a, domains.test_b) if s)
+    splits = (domains.train, domains.test) if paired else (domains.train_a, domains.train_b, domains.test_a,
+                                                            domains.test_b)
+    n_items = sum(len(s) for s in splits if s)
     scratch = None if is_chief(strategy) else tempfile.mkdtemp(prefix="tf_cyclegan_worker_")
     report = Path(scratch) / "data_report.tsv" if scratch else run.data_report
     try:
@@ -137,16 +146,17 @@ def _load_data(config: Config, domains, run: RunFolder, strategy, log) -> Unpair
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    data = Unpaired.from_domains(domains, config)
+    data = PairedData.from_pairs(domains, config) if paired else Unpaired.from_domains(domains, config)
     if strategy is not None and data.image_shape is None:
         raise RunError(f"images of varying sizes (--preprocess {config.preprocess}) train one per step on one "
                        "device: use --strategy default, or a --preprocess that crops")
-    log(f"Data: {domains.description}: {len(data.x)} {data.name_x} (X) and {len(data.y)} {data.name_y} (Y) "
-        f"training images; {data.steps_per_epoch} steps per epoch, {config.total_epochs} epochs, "
+    log(f"Data: {domains.description}: {data.summary()}; {data.steps_per_epoch} steps per epoch, "
+        f"{config.total_epochs} epochs, "
         f"{config.total_epochs * data.steps_per_epoch} steps" + _shape_note(config, data)
         + (f"; {domains.ignored} non-image files ignored" if domains.ignored else ""))
-    log(f"Checked {n_images} images in {time.perf_counter() - started:.1f} s"
-        + (f": {n_bad} unreadable, skipped and listed in {run.data_report}" if n_bad else ": all readable"))
+    log(f"Checked {n_items} {'pairs' if paired else 'images'} in {time.perf_counter() - started:.1f} s"
+        + (f": {n_bad} {'unusable' if paired else 'unreadable'}, skipped and listed in {run.data_report}"
+           if n_bad else ": all usable"))
     return data
 
 
@@ -331,17 +341,20 @@ class StopRequest:
 
 class Evaluator:
     """--eval_every: evaluate's measures on fixed test images, logged under eval/ in TensorBoard with
-    evaluate's names (a2b is the A -> B generator, whichever of the model's networks that is)."""
+    evaluate's names (a2b is the A -> B generator, whichever of the model's networks that is; a model with
+    one direction has only its own)."""
 
     def __init__(self, model, data: Unpaired, config: Config):
         real_x, real_y = data.eval_images(config)
         self.test_a, self.test_b = directions.swap_ab((real_x, real_y), config.direction)
-        self.translators = {d: keras_translator(net) for d, net in model.translators().items()}
+        self.model = model
         self.paired = data.paired
         self.domains = directions.ab_names({"X": data.name_x, "Y": data.name_y}, config.direction)
 
     def __call__(self, writer, step: int) -> str:
-        results, _ = measure(self.translators["a2b"], self.translators["b2a"], self.test_a, self.test_b, self.paired)
+        # The generators as evaluate runs them by default: the reference's test mode, with the weights of now.
+        found = {d: keras_translator(inference_generator(net, "train")) for d, net in self.model.translators().items()}
+        results, _ = measure(found.get("a2b"), found.get("b2a"), self.test_a, self.test_b, self.paired)
         with writer.as_default(step=step):
             for direction, values in results.items():
                 for name, value in values.items():

@@ -104,28 +104,34 @@ def _mean(values) -> float:
     return round(float(np.mean(values)), 4)
 
 
-def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.ndarray, paired: bool = False,
-            features: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
+def measure(a2b: Translator | None, b2a: Translator | None, test_a: np.ndarray, test_b: np.ndarray,
+            paired: bool = False, features: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
     """(metrics, images): metrics per direction as in the module docstring; images per direction holds
-    real, fake, cycled (and truth when paired) uint8 arrays and the per-image PSNRs, for the page."""
+    real, fake, cycled (and truth when paired) uint8 arrays and the per-image PSNRs, for the page. A model
+    with one direction (pix2pix) passes None for the other: it has no cycle measures."""
     if paired and len(test_a) != len(test_b):
         raise EvaluateError(f"paired test data needs as many A as B images, got {len(test_a)} and {len(test_b)}")
-    fake_b, fake_a = a2b(test_a), b2a(test_b)
-    cycled_a, cycled_b = b2a(fake_b), a2b(fake_a)
-    results, images = {}, {}
+    translators = {d: t for d, t in (("a2b", a2b), ("b2a", b2a)) if t is not None}
+    inputs, targets = {"a2b": test_a, "b2a": test_b}, {"a2b": test_b, "b2a": test_a}
+    fakes = {d: t(inputs[d]) for d, t in translators.items()}
+    # Back again: each translation through the other direction's generator, when the model has both.
+    cycled = {d: translators[other](fakes[d]) for d, other in (("a2b", "b2a"), ("b2a", "a2b"))
+              if len(translators) == 2}
     feats, baseline = {}, {}
     if features is not None:
-        feats = {name: features(x) for name, x in (("a", test_a), ("b", test_b), ("fake_a", fake_a),
-                                                    ("fake_b", fake_b))}
+        feats = {"a": features(test_a), "b": features(test_b), **{d: features(f) for d, f in fakes.items()}}
         # The inputs against the other domain's real images: symmetric, so one baseline serves both directions.
         baseline = {"fid_identity": round(fid(feats["a"], feats["b"]), 3),
                     "kid_identity": round(kid(feats["a"], feats["b"])[0], 5)}
-    for direction, real, fake, cycled, target, dst in (
-            ("a2b", test_a, fake_b, cycled_a, test_b, "b"), ("b2a", test_b, fake_a, cycled_b, test_a, "a")):
-        cycle_psnr = psnr(cycled, real)
-        m = {"images": len(real), "cycle_l1": _mean(l1(cycled, real)), "cycle_psnr": _mean(cycle_psnr),
-             "cycle_ssim": _mean(ssim(cycled, real))}
-        shown = {"real": real, "fake": fake, "cycled": cycled, "cycle_psnr": cycle_psnr}
+    results, images = {}, {}
+    for direction in translators:
+        real, fake, target = inputs[direction], fakes[direction], targets[direction]
+        m, shown = {"images": len(real)}, {"real": real, "fake": fake}
+        if direction in cycled:
+            cycle_psnr = psnr(cycled[direction], real)
+            m.update(cycle_l1=_mean(l1(cycled[direction], real)), cycle_psnr=_mean(cycle_psnr),
+                     cycle_ssim=_mean(ssim(cycled[direction], real)))
+            shown.update(cycled=cycled[direction], cycle_psnr=cycle_psnr)
         if paired:
             truth_psnr, identity_psnr = psnr(fake, target), psnr(real, target)
             m.update(truth_psnr=_mean(truth_psnr), identity_psnr=_mean(identity_psnr),
@@ -133,27 +139,29 @@ def measure(a2b: Translator, b2a: Translator, test_a: np.ndarray, test_b: np.nda
                      truth_ssim=_mean(ssim(fake, target)), identity_ssim=_mean(ssim(real, target)))
             shown.update(truth=target, truth_psnr=truth_psnr)
         if feats:
-            m["fid"] = round(fid(feats["fake_" + dst], feats[dst]), 3)
-            m["kid"], m["kid_std"] = (round(v, 5) for v in kid(feats["fake_" + dst], feats[dst]))
+            dst = "b" if direction == "a2b" else "a"
+            m["fid"] = round(fid(feats[direction], feats[dst]), 3)
+            m["kid"], m["kid_std"] = (round(v, 5) for v in kid(feats[direction], feats[dst]))
             m.update(baseline)
         results[direction], images[direction] = m, shown
     return results, images
 
 
 def summary_lines(report: dict) -> list[str]:
-    """The headline numbers, one line per direction."""
+    """The headline numbers, one line per direction the report has."""
     lines = []
-    for direction in DIRECTIONS:
+    for direction in (d for d in DIRECTIONS if d in report):
         m = report[direction]
         src, dst = source_target(report["domains"], direction)
-        line = (f"  {src} -> {dst}: cycle L1 {m['cycle_l1']:.4f}, PSNR {m['cycle_psnr']:.2f} dB, "
-                f"SSIM {m['cycle_ssim']:.3f}")
+        parts = []
+        if "cycle_l1" in m:
+            parts.append(f"cycle L1 {m['cycle_l1']:.4f}, PSNR {m['cycle_psnr']:.2f} dB, SSIM {m['cycle_ssim']:.3f}")
         if "truth_psnr" in m:
-            line += (f"; vs truth {m['truth_psnr']:.2f} dB (identity {m['identity_psnr']:.2f} dB, "
-                     f"{m['psnr_gain']:+.2f} dB), SSIM {m['truth_ssim']:.3f} (identity {m['identity_ssim']:.3f})")
+            parts.append(f"vs truth {m['truth_psnr']:.2f} dB (identity {m['identity_psnr']:.2f} dB, "
+                         f"{m['psnr_gain']:+.2f} dB), SSIM {m['truth_ssim']:.3f} (identity {m['identity_ssim']:.3f})")
         if "fid" in m:
-            line += f"; FID {m['fid']:.1f} (identity {m['fid_identity']:.1f}), KID {m['kid']:.4f}"
-        lines.append(line)
+            parts.append(f"FID {m['fid']:.1f} (identity {m['fid_identity']:.1f}), KID {m['kid']:.4f}")
+        lines.append(f"  {src} -> {dst}: " + ("; ".join(parts) or f"{m['images']} images translated"))
     return lines
 
 

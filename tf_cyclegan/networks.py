@@ -33,8 +33,8 @@ def dtype_policy(name: str = "float32"):
 class _Builder:
     """The options every layer of one network shares (norm, initialisation), so the blocks stay short."""
 
-    def __init__(self, norm: str, init_type: str, init_gain: float):
-        self.norm, self.init_type, self.init_gain = norm, init_type, init_gain
+    def __init__(self, norm: str, init_type: str, init_gain: float, synchronized: bool = False):
+        self.norm, self.init_type, self.init_gain, self.synchronized = norm, init_type, init_gain, synchronized
 
     def conv(self, x, filters, kernel, stride=1, name=None, bias=None):
         bias = uses_bias(self.norm) if bias is None else bias
@@ -49,7 +49,7 @@ class _Builder:
         return Cropping2D(crop, name=f"{name}_crop")(x)
 
     def normalize(self, x, name):
-        layer = norm_layer(self.norm, self.init_gain, name)
+        layer = norm_layer(self.norm, self.init_gain, name, self.synchronized)
         return x if layer is None else layer(x)
 
 
@@ -120,9 +120,10 @@ def _unet_generator(b: _Builder, inputs, num_downs, ngf, output_nc, use_dropout)
 
 def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int = 3, output_nc: int = 3,
                     norm: str = "instance", use_dropout: bool = False, init_type: str = "normal",
-                    init_gain: float = 0.02, name: str = "G") -> keras.Model:
-    """The reference's define_G. The paper uses resnet_9blocks at 256x256 and resnet_6blocks at 128x128."""
-    b = _Builder(norm, init_type, init_gain)
+                    init_gain: float = 0.02, name: str = "G", synchronized: bool = False) -> keras.Model:
+    """The reference's define_G. The paper uses resnet_9blocks at 256x256 and resnet_6blocks at 128x128;
+    pix2pix unet_256. `synchronized`: batch norm over every replica's images (multi-replica training)."""
+    b = _Builder(norm, init_type, init_gain, synchronized)
     inputs = keras.Input((None, None, input_nc), name="image")
     if match := RESNET.match(netG):
         x = _resnet_generator(b, inputs, int(match.group(1)), ngf, output_nc, use_dropout)
@@ -164,11 +165,11 @@ def discriminator_options(config) -> dict:
 
 def build_discriminator(netD: str = "basic", ndf: int = 64, n_layers_D: int = 3, input_nc: int = 3,
                         norm: str = "instance", init_type: str = "normal", init_gain: float = 0.02,
-                        name: str = "D_Y") -> keras.Model:
+                        name: str = "D_Y", synchronized: bool = False) -> keras.Model:
     """The reference's define_D: PatchGAN with one real/fake score per overlapping patch ('basic' is the
     paper's 70x70 net, n_layers_D is then ignored as in the reference; 'n_layers' uses it), or 'pixel'
-    (1x1 PatchGAN)."""
-    b = _Builder(norm, init_type, init_gain)
+    (1x1 PatchGAN). pix2pix's conditional discriminator sees input and output side by side: input_nc 6."""
+    b = _Builder(norm, init_type, init_gain, synchronized)
     inputs = keras.Input((None, None, input_nc), name="image")
     if netD == "pixel":
         x = b.conv(inputs, ndf, 1, name="conv0", bias=True)

@@ -1,4 +1,5 @@
-"""python -m tf_cyclegan.train --dataset cycle_gan/summer2winter_yosemite  (defaults are the paper's)."""
+"""python -m tf_cyclegan.train --dataset cycle_gan/summer2winter_yosemite  (defaults are the paper's);
+python -m tf_cyclegan.train --model pix2pix --dataset pix2pix/facades --direction BtoA  (pix2pix's)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,30 @@ import argparse
 import sys
 
 from tf_cyclegan.cli import add_dataclass_options, dataclass_from, quiet_tensorflow, run_command
-from tf_cyclegan.config import Config
+from tf_cyclegan.config import MODEL_DEFAULTS, Config
 
 PROG = "python -m tf_cyclegan.train"
 
 
 def parse_config(argv=None) -> Config:
+    """The run's config: --model's defaults (config.MODEL_DEFAULTS) under the flags given."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model", default="cycle_gan")
+    model = pre.parse_known_args(argv)[0].model
     parser = argparse.ArgumentParser(
         prog=PROG, description="Train an image-translation model (or resume the run in --output).",
-        epilog="Running the same command again on the same --output resumes where it stopped.")
+        epilog="Running the same command again on the same --output resumes where it stopped. Each --model "
+               "has its own defaults (pix2pix: --netG unet_256 --norm batch, dropout, --gan_mode vanilla, "
+               "--pool_size 0), as the reference's.")
     add_dataclass_options(parser, Config)
+    parser.set_defaults(**MODEL_DEFAULTS.get(model, {}))
     parser.add_argument("--no_dropout", "--no-dropout", action="store_true",
-                        help="accepted as in the reference's commands: CycleGAN has no dropout unless "
-                             "--use_dropout")
+                        help="no dropout in the generator (pix2pix has it by default; CycleGAN has none "
+                             "unless --use_dropout, which wins over --no_dropout)")
     args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    if args.no_dropout and not {"--use_dropout", "--use-dropout"} & set(given):  # --use_dropout wins, as in 0.1
+        args.use_dropout = False
     config = dataclass_from(args, Config)
     errors = config.errors()
     if errors:

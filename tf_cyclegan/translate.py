@@ -44,9 +44,10 @@ def encode_like(image, name: str) -> bytes:
     return buffer.getvalue()
 
 
-def translate_files(model: str, input: str, output: str, direction: str = "a2b", log=print,
-                    progress: bool = True) -> tuple[int, list[tuple[Path, str]]]:
-    """Translate every image; returns (number written, [(file, reason skipped)])."""
+def translate_files(model: str, input: str, output: str, direction: str | None = None, log=print,
+                    progress: bool = True, mode: str | None = None) -> tuple[int, list[tuple[Path, str]]]:
+    """Translate every image; returns (number written, [(file, reason skipped)]). `direction` and `mode`:
+    see translators.open_translator."""
     import numpy as np
     from tqdm.auto import tqdm
 
@@ -61,7 +62,7 @@ def translate_files(model: str, input: str, output: str, direction: str = "a2b",
         raise TranslateError(f"--input {input}: no image files there")
     from tf_cyclegan.translators import open_translator
 
-    translator, description = open_translator(model, direction)
+    translator, description = open_translator(model, direction, mode)
     log(f"Translating {len(jobs)} image(s) with {description} into {out}")
     written, skipped = 0, []
     for path, relative in tqdm(jobs, unit="image", disable=not progress or len(jobs) < 2):
@@ -81,18 +82,23 @@ def main(argv=None) -> int:
     from tf_cyclegan.cli import quiet_tensorflow, run_command
 
     parser = argparse.ArgumentParser(prog=PROG, description="Translate images with an exported or trained "
-                                     "CycleGAN generator.")
+                                     "generator (CycleGAN, pix2pix).")
     parser.add_argument("--model", required=True, help="SavedModel / export folder, .tflite file or run folder")
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the translations (same file names)")
-    parser.add_argument("--direction", choices=("a2b", "b2a"), default="a2b",
-                        help="which generator of an export folder or run (default: a2b)")
+    parser.add_argument("--direction", choices=("a2b", "b2a"), default=None,
+                        help="which generator of an export folder or run (default: its only one, else a2b)")
+    parser.add_argument("--eval", action="store_true",
+                        help="run folders and .keras files: batch norm's running statistics and no dropout "
+                             "(PyTorch's model.eval()) instead of the reference's test mode (each image's own "
+                             "statistics, dropout on); exports run in the mode they were exported in")
     args = parser.parse_args(argv)
     quiet_tensorflow()
 
     def work():
         try:
-            written, _ = translate_files(args.model, args.input, args.output, args.direction)
+            written, _ = translate_files(args.model, args.input, args.output, args.direction,
+                                         mode="eval" if args.eval else None)
         except OSError as e:
             raise TranslateError(f"cannot write to {args.output}: {e.strerror or e}") from None
         return 0 if written else 1

@@ -36,18 +36,19 @@ def keras_translator(generator) -> Translator:
                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)]))
 
 
-def keras_file_translator(path: Path) -> Translator:
+def keras_file_translator(path: Path, mode: str = "train") -> Translator:
     """A generator saved with model.save("G.keras"), loaded in Keras' safe mode, which refuses Lambda
-    layers and pickled code (stated here on purpose: safe_mode=False appears nowhere)."""
+    layers and pickled code (stated here on purpose: safe_mode=False appears nowhere); run in `mode`."""
     import keras
 
     import tf_cyclegan.layers  # noqa: F401  (registers the custom layers for deserialisation)
+    from tf_cyclegan.inference import inference_generator
 
     try:
         generator = keras.saving.load_model(str(path), compile=False, safe_mode=True)
     except Exception as e:
         raise TranslateError(f"--model {path}: refused or unreadable Keras file ({first_line(e)})") from None
-    return keras_translator(generator)
+    return keras_translator(inference_generator(generator, mode))
 
 
 def saved_model_translator(version: Path) -> Translator:
@@ -83,27 +84,53 @@ def tflite_translator(file: Path) -> Translator:
     return lambda images: np.stack([one(image) for image in images])
 
 
-def open_translator(path: str | os.PathLike, direction: str = "a2b") -> tuple[Translator, str]:
+def check_mode(contract: dict, mode: str | None, what: str, error=TranslateError):
+    """Refuse an inference mode that an export was not made in (the mode is fixed when exporting)."""
+    made = contract.get("inference_mode")
+    if mode and made and made != mode and "both modes" not in contract.get("inference_mode_means", ""):
+        flag = "with --eval" if mode == "eval" else "without --eval"
+        raise error(f"{what} was exported in {made} mode; export the run again {flag} for {mode} mode")
+
+
+def pick_direction(available: list[str], direction: str | None, what: str) -> str:
+    """The direction asked for, or the model's only one, or a2b."""
+    if direction is None:
+        return available[0] if len(available) == 1 else "a2b"
+    if direction not in available:
+        raise TranslateError(f"--direction {direction}: {what} has only {', '.join(available)}")
+    return direction
+
+
+def open_translator(path: str | os.PathLike, direction: str | None = None,
+                    mode: str | None = None) -> tuple[Translator, str]:
     """(translator, what was loaded) for a .tflite or .keras file, a SavedModel version folder, a TF Serving
-    model folder or export folder (its newest version; `direction` picks a2b/ or b2a/), or a run folder."""
+    model folder or export folder (its newest version; `direction` picks a2b/ or b2a/, by default the only
+    one or a2b), or a run folder. `mode` (tf_cyclegan.inference.MODES) runs a Keras generator so (default:
+    train, the reference's test mode); an export runs in the mode it was exported in, and refuses another."""
+    from tf_cyclegan.inference import inference_generator
+
     p = Path(path)
     if p.is_file() and p.suffix == ".tflite":
         return tflite_translator(p), f"TFLite model {p}"
     if p.is_file() and p.suffix == ".keras":
-        return keras_file_translator(p), f"Keras model {p}"
+        return keras_file_translator(p, mode or "train"), f"Keras model {p} ({mode or 'train'} mode)"
     if layout.RunFolder(p).exists():
         from tf_cyclegan.export import load_generators
 
         _, generators, _, checkpoint = load_generators(p)
-        if direction not in generators:
-            raise TranslateError(f"--direction {direction}: the run {p} has no {direction} generator")
-        return keras_translator(generators[direction]), f"run {p} ({checkpoint}, {direction})"
+        direction = pick_direction(list(generators), direction, f"the run {p}")
+        generator = inference_generator(generators[direction], mode or "train")
+        return keras_translator(generator), f"run {p} ({checkpoint}, {direction}, {mode or 'train'} mode)"
     if p.is_dir() and not (p / "saved_model.pb").exists():
-        version = layout.latest_version(p / direction if (p / direction).is_dir() else p)
+        available = layout.export_directions(p)
+        if available:
+            p = p / pick_direction(available, direction, f"the export {p}")
+        version = layout.latest_version(p)
         if version is None:
-            raise TranslateError(f"--model {path}: not a SavedModel, an export folder with {direction}/, a "
+            raise TranslateError(f"--model {path}: not a SavedModel, an export folder with a2b/ or b2a/, a "
                                  ".tflite or .keras file, or a training run folder")
         p = version
     if not p.exists():
         raise TranslateError(f"--model {path}: no such file or folder")
+    check_mode(layout.read_contract(p), mode, f"--model {p}")
     return saved_model_translator(p), f"SavedModel {p}"

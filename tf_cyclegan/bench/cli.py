@@ -13,6 +13,7 @@ import tempfile
 
 from tf_cyclegan.bench.options import DEFAULT_SECTIONS, INFERENCE, PROG, RESULT, SECTIONS, BenchOptions
 from tf_cyclegan.cli import add_dataclass_options, fail
+from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS, size_multiple
 from tf_cyclegan.errors import first_line
 
 
@@ -32,7 +33,7 @@ def describe(record: dict) -> str:
     kind = record["bench"]
     rss = f", peak RSS {record['peak_rss_mib'] / 1024:.2f} GiB" if "peak_rss_mib" in record else ""
     if "error" in record:
-        return f"{kind}: failed ({record['error']})"
+        return f"{kind}{' ' + record['model'] if 'model' in record else ''}: failed ({record['error']})"
     if kind == "machine":
         speeds = ", ".join(f"{name} {value:.0f}" for name, value in record["matmul_gflop_s"].items())
         return (f"machine: {record['cpu']} ({record['simd']}), {record['cores']} cores, TensorFlow "
@@ -40,7 +41,8 @@ def describe(record: dict) -> str:
                 f"{record['best_matmul_gflop_s']:.0f})")
     if kind == "train":
         peak = record.get("of_matmul_peak")
-        return (f"train {record['size']}x{record['size']} {record['netG']} batch {record['batch_size']}"
+        return (f"train {record['model']} {record['size']}x{record['size']} {record['netG']} "
+                f"batch {record['batch_size']}"
                 f"{' (XLA)' if record['jit_compile'] else ''}"
                 f"{' low-memory' if record['low_memory'] else ''}"
                 f"{'' if record['mixed_precision'] == 'off' else ' ' + record['mixed_precision']}: "
@@ -52,8 +54,8 @@ def describe(record: dict) -> str:
         ours = record.get("ours_vs_reference")
         precision = record["mixed_precision"]
         autocast = "" if precision == "off" else f" under torch.autocast {precision}"
-        return (f"PyTorch reference (torch {record['torch']}) {record['size']}x{record['size']} {record['netG']} "
-                f"batch {record['batch_size']}{autocast}: {record['median_s']:.2f} s/iter median, "
+        return (f"PyTorch reference {record['model']} (torch {record['torch']}) {record['size']}x{record['size']} "
+                f"{record['netG']} batch {record['batch_size']}{autocast}: {record['median_s']:.2f} s/iter median, "
                 f"fastest {record['min_s']:.2f} s"
                 + (f"; ours takes {ours:.2f}x its time" if ours else "")
                 + f"; its generator inference at {record['inference_size']}x{record['inference_size']}: "
@@ -64,18 +66,22 @@ def describe(record: dict) -> str:
                 + (f", {ratio:.0f}x what training consumes" if ratio else "") + rss)
     if kind == "export":
         tflite = sum(runtime.startswith("tflite_") for runtime in INFERENCE)
-        return f"export (SavedModel + {tflite} TFLite): {record['export_s']:.1f} s"
-    return (f"inference {record['size']}x{record['size']} {record['runtime']}: {record['median_s']:.3f} s "
+        return f"export {record['model']} {record['netG']} (SavedModel + {tflite} TFLite): {record['export_s']:.1f} s"
+    return (f"inference {record['model']} {record['netG']} {record['size']}x{record['size']} {record['runtime']}: "
+            f"{record['median_s']:.3f} s "
             f"median, fastest {record['min_s']:.3f} s" + rss)
 
 
 def run(options: BenchOptions, emit) -> list[dict]:
     sections = [s for s in options.only.split(",") if s] or list(DEFAULT_SECTIONS)
     records, matmul, training_images_s, ours = [], None, None, {}
-    tag = {"size": options.size, "netG": options.netG, "ngf": options.ngf, "jit_compile": options.jit_compile,
-           "low_memory": options.low_memory, "mixed_precision": options.mixed_precision}
+    model = {"model": options.model}  # in every record: what was measured, ours and the reference's
+    tag = {**model, "size": options.size, "netG": options.netG, "ngf": options.ngf,
+           "jit_compile": options.jit_compile, "low_memory": options.low_memory,
+           "mixed_precision": options.mixed_precision}
 
     def add(record):
+        record = {**record, **model}
         records.append(record)
         emit(record)
 
@@ -104,16 +110,18 @@ def run(options: BenchOptions, emit) -> list[dict]:
     if "inference" in sections:
         with tempfile.TemporaryDirectory() as tmp:
             exported = spawn("export", options, folder=tmp)
-            add(exported)
+            add({**exported, "netG": options.netG})
             for runtime in INFERENCE:
                 if "folder" not in exported and runtime != "keras":
                     continue
-                add({**spawn(runtime, options, folder=exported.get("folder", tmp)), "size": options.infer_size})
+                add({**spawn(runtime, options, folder=exported.get("folder", tmp)), "size": options.infer_size,
+                     "netG": options.netG})
     return records
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description="Time training, the input pipeline and inference.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Time training (CycleGAN's or pix2pix's step, ours and "
+                                     "the PyTorch reference's), the input pipeline and inference.")
     add_dataclass_options(parser, BenchOptions)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -126,6 +134,13 @@ def main(argv=None) -> int:
     for name in ("size", "iters", "ngf", "infer_size"):
         if getattr(options, name) < 1:
             parser.error(f"--{name}: must be at least 1")
+    if not (RESNET.match(options.netG) or options.netG in UNET_DOWNS):
+        parser.error(f"--netG: {options.netG!r} is not one of {GENERATORS_HELP}")
+    if options.netG in UNET_DOWNS:  # its 2^n downsamplings need sides that halve n times
+        for name in ("size", "infer_size"):
+            if getattr(options, name) % size_multiple(options.netG):
+                parser.error(f"--{name}: {options.netG} needs a multiple of {size_multiple(options.netG)}, "
+                             f"got {getattr(options, name)}")
     try:
         [int(b) for b in options.batch_sizes.split(",")]
     except ValueError:

@@ -1,7 +1,7 @@
-"""The reference's CycleGAN in PyTorch (junyanz/pytorch-CycleGAN-and-pix2pix, rebuilt from its
+"""The reference's CycleGAN and pix2pix in PyTorch (junyanz/pytorch-CycleGAN-and-pix2pix, rebuilt from its
 architecture, with its module paths so state-dict keys match): the networks for the from_torch parity tests,
-and its training iteration for `python -m tf_cyclegan.bench --only reference`, so that our speed is compared
-with the reference's on the same machine. Needs PyTorch (the `torch` extra).
+and each model's training iteration for `python -m tf_cyclegan.bench --only reference [--model pix2pix]`, so
+that our speed is compared with the reference's on the same machine. Needs PyTorch (the `torch` extra).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ class ResnetGenerator(nn.Module):
 
 
 class UnetBlock(nn.Module):
-    def __init__(self, outer_nc, inner_nc, norm, input_nc=None, submodule=None, outermost=False, innermost=False):
+    def __init__(self, outer_nc, inner_nc, norm, input_nc=None, submodule=None, outermost=False, innermost=False,
+                 use_dropout=False):
         super().__init__()
         self.outermost = outermost
         use_bias = norm.func == nn.InstanceNorm2d
@@ -61,6 +62,8 @@ class UnetBlock(nn.Module):
         else:
             layers = [nn.LeakyReLU(0.2, True), down, norm(inner_nc), submodule, nn.ReLU(True),
                       nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=use_bias), norm(outer_nc)]
+            if use_dropout:  # last, so the other layers keep their state-dict keys
+                layers.append(nn.Dropout(0.5))
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -68,11 +71,14 @@ class UnetBlock(nn.Module):
 
 
 class UnetGenerator(nn.Module):
-    def __init__(self, num_downs, ngf, norm):
+    """num_downs stride-2 levels (unet_256: 8); with use_dropout, as the reference, only the num_downs - 5
+    intermediate ngf*8-channel levels drop out (after their up-convolution's norm)."""
+
+    def __init__(self, num_downs, ngf, norm, use_dropout=False):
         super().__init__()
         block = UnetBlock(ngf * 8, ngf * 8, norm, innermost=True)
         for _ in range(num_downs - 5):
-            block = UnetBlock(ngf * 8, ngf * 8, norm, submodule=block)
+            block = UnetBlock(ngf * 8, ngf * 8, norm, submodule=block, use_dropout=use_dropout)
         for outer, inner in ((4, 8), (2, 4), (1, 2)):
             block = UnetBlock(ngf * outer, ngf * inner, norm, submodule=block)
         self.model = UnetBlock(3, ngf, norm, input_nc=3, submodule=block, outermost=True)
@@ -86,12 +92,12 @@ BATCH = functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
 
 
 class NLayerDiscriminator(nn.Module):
-    """The 70x70 PatchGAN (n_layers=3)."""
+    """The 70x70 PatchGAN (n_layers=3); pix2pix's judges an input and its translation, 6 channels."""
 
-    def __init__(self, ndf, norm, n_layers=3):
+    def __init__(self, ndf, norm, n_layers=3, input_nc=3):
         super().__init__()
         use_bias = norm.func == nn.InstanceNorm2d
-        layers, mult = [nn.Conv2d(3, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)], 1
+        layers, mult = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)], 1
         for n in range(1, n_layers + 1):
             previous, mult = mult, min(2**n, 8)
             layers += [nn.Conv2d(ndf * previous, ndf * mult, 4, stride=2 if n < n_layers else 1, padding=1,
@@ -165,6 +171,48 @@ class ReferenceCycleGAN:
         self.optimizer_D.step()
 
 
+class ReferencePix2Pix:
+    """pix2pix_model.py's optimize_parameters: fake_B = G(A); D updated on the vanilla GAN loss (BCE on
+    logits) of (A, B) as real and (A, fake_B detached) as fake, halved; then G, with D frozen, on fooling D
+    plus lambda_L1 |fake_B - B|_1. Adam(2e-4, beta1 0.5) each. No pool: pix2pix trains with --pool_size 0,
+    with which the reference's pool hands back its input."""
+
+    def __init__(self, G, ndf=64, lambda_L1=100.0):
+        self.G = G
+        self.D = NLayerDiscriminator(ndf, BATCH, input_nc=6)
+        self.optimizer_G = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.optimizer_D = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.lambda_L1 = lambda_L1
+
+    @staticmethod
+    def gan_loss(prediction, real):
+        target = torch.full_like(prediction, 1.0 if real else 0.0)
+        return nn.functional.binary_cross_entropy_with_logits(prediction, target)
+
+    def step(self, real_a, real_b):
+        fake_b = self.G(real_a)
+        self.D.requires_grad_(True)
+        self.optimizer_D.zero_grad()
+        loss_D = 0.5 * (self.gan_loss(self.D(torch.cat([real_a, fake_b.detach()], 1)), False)
+                        + self.gan_loss(self.D(torch.cat([real_a, real_b], 1)), True))
+        loss_D.backward()
+        self.optimizer_D.step()
+        self.D.requires_grad_(False)
+        self.optimizer_G.zero_grad()
+        loss_G = (self.gan_loss(self.D(torch.cat([real_a, fake_b], 1)), True)
+                  + self.lambda_L1 * nn.functional.l1_loss(fake_b, real_b))
+        loss_G.backward()
+        self.optimizer_G.step()
+
+
+def pix2pix_generator(num_downs=8, n_blocks=None, ngf=64):
+    """pix2pix's generator: the U-Net of num_downs levels (unet_256: 8), or with n_blocks the ResNet, each
+    with batch norm and dropout, as the reference's pix2pix defaults (--norm batch, no --no_dropout)."""
+    if n_blocks:
+        return ResnetGenerator(ngf, n_blocks, BATCH, use_dropout=True)
+    return UnetGenerator(num_downs, ngf, BATCH, use_dropout=True)
+
+
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}  # our --mixed_precision names
 
 
@@ -176,12 +224,7 @@ def autocast(mixed_precision: str = "off"):
     return torch.autocast("cpu", dtype=AUTOCAST[mixed_precision])
 
 
-def time_reference_step(size: int, batch_size: int, iters: int, n_blocks: int = 9, ngf: int = 64,
-                        mixed_precision: str = "off") -> list[float]:
-    """Seconds of each timed iteration, after one warm-up iteration."""
-    torch.manual_seed(0)
-    model = ReferenceCycleGAN(ngf, n_blocks, ngf)
-    real_x, real_y = (torch.rand(batch_size, 3, size, size) * 2 - 1 for _ in range(2))
+def _time_steps(model, real_x, real_y, iters: int, mixed_precision: str) -> list[float]:
     with autocast(mixed_precision):
         model.step(real_x, real_y)
         times = []
@@ -192,10 +235,31 @@ def time_reference_step(size: int, batch_size: int, iters: int, n_blocks: int = 
     return times
 
 
-def time_reference_inference(size: int, iters: int, n_blocks: int = 9, ngf: int = 64) -> list[float]:
-    """Seconds of each timed generator forward pass (no gradients, eval mode), after one warm-up pass."""
+def time_reference_step(size: int, batch_size: int, iters: int, n_blocks: int = 9, ngf: int = 64,
+                        mixed_precision: str = "off") -> list[float]:
+    """Seconds of each timed CycleGAN iteration, after one warm-up iteration."""
     torch.manual_seed(0)
-    G = ResnetGenerator(ngf, n_blocks, INSTANCE).eval()
+    model = ReferenceCycleGAN(ngf, n_blocks, ngf)
+    real_x, real_y = (torch.rand(batch_size, 3, size, size) * 2 - 1 for _ in range(2))
+    return _time_steps(model, real_x, real_y, iters, mixed_precision)
+
+
+def time_reference_pix2pix_step(size: int, batch_size: int, iters: int, num_downs: int = 8,
+                                n_blocks: int | None = None, ngf: int = 64,
+                                mixed_precision: str = "off") -> list[float]:
+    """Seconds of each timed pix2pix iteration (an input and its paired truth), after one warm-up."""
+    torch.manual_seed(0)
+    model = ReferencePix2Pix(pix2pix_generator(num_downs, n_blocks, ngf), ngf)
+    real_a, real_b = (torch.rand(batch_size, 3, size, size) * 2 - 1 for _ in range(2))
+    return _time_steps(model, real_a, real_b, iters, mixed_precision)
+
+
+def time_reference_inference(size: int, iters: int, n_blocks: int = 9, ngf: int = 64,
+                             G: nn.Module | None = None) -> list[float]:
+    """Seconds of each timed generator forward pass (no gradients, eval mode), after one warm-up pass; of G,
+    or by default of CycleGAN's ResNet generator of n_blocks."""
+    torch.manual_seed(0)
+    G = (ResnetGenerator(ngf, n_blocks, INSTANCE) if G is None else G).eval()
     x = torch.rand(1, 3, size, size) * 2 - 1
     times = []
     with torch.no_grad():

@@ -82,45 +82,68 @@ def measure_machine(options: BenchOptions) -> dict:
             "matmul_gflop_s": speeds, "best_matmul_gflop_s": max(speeds.values())}
 
 
+def bench_config(options: BenchOptions, batch_size: int = 1):
+    """The run config of what is timed: the model's defaults (Config.for_model: pix2pix's are batch norm,
+    dropout, vanilla GAN, no pool, lambda_L1 100) with the bench's networks and sizes."""
+    from tf_cyclegan.config import Config
+
+    return Config.for_model(options.model, netG=options.netG, ngf=options.ngf, ndf=options.ngf,
+                            crop_size=options.size, load_size=options.size, batch_size=batch_size,
+                            jit_compile=options.jit_compile, low_memory=options.low_memory,
+                            mixed_precision=options.mixed_precision)
+
+
 def measure_train(options: BenchOptions, batch_size: int) -> dict:
     import tensorflow as tf
 
-    from tf_cyclegan.config import Config
-    from tf_cyclegan.models.cycle_gan import CycleGAN
+    from tf_cyclegan.models import model_class
 
     tf.config.optimizer.set_experimental_options({"remapping": False})  # as train() does
-    config = Config(netG=options.netG, ngf=options.ngf, ndf=options.ngf, crop_size=options.size,
-                    load_size=options.size, batch_size=batch_size, jit_compile=options.jit_compile,
-                    low_memory=options.low_memory, mixed_precision=options.mixed_precision)
-    model = CycleGAN(config, steps_per_epoch=10**6)
+    model = model_class(options.model)(bench_config(options, batch_size), steps_per_epoch=10**6,
+                                       image_shape=(options.size, options.size))
     shape = [batch_size, options.size, options.size, 3]
+    # CycleGAN: an X and a Y image; pix2pix: an input and its paired truth.
     real_x, real_y = tf.random.uniform(shape, -1, 1, seed=1), tf.random.uniform(shape, -1, 1, seed=2)
+
+    def step():  # to the end: every log fetched
+        return {name: value.numpy() for name, value in model.train_step(real_x, real_y).items()}
+
     started = time.perf_counter()
-    model.train_step(real_x, real_y)["loss_G"].numpy()
+    step()
     trace_s = time.perf_counter() - started
     flops = count_flops(model.train_step.get_concrete_function(real_x, real_y))
-    timing = _timings(lambda: model.train_step(real_x, real_y)["loss_G"].numpy(), options.iters)
+    timing = _timings(step, options.iters)
     return {"batch_size": batch_size, "trace_and_first_s": trace_s, **timing,
-            "images_s": 2 * batch_size / timing["median_s"],  # an X and a Y image per batch element
+            "images_s": 2 * batch_size / timing["median_s"],  # two images per batch element
             "tflop": flops / 1e12, "gflop_s": flops / timing["median_s"] / 1e9}
 
 
 def measure_reference(options: BenchOptions, batch_size: int) -> dict:
     """The same iteration in the reference's PyTorch code, with as many threads as cores."""
-    from tf_cyclegan.config import RESNET
+    from tf_cyclegan.config import RESNET, UNET_DOWNS
 
     match = RESNET.match(options.netG)
-    if not match:
+    if options.model == "cycle_gan" and not match:
         raise ValueError(f"the reference timing covers the ResNet generators, not {options.netG}")
+    if options.model == "pix2pix" and not (match or options.netG in UNET_DOWNS):
+        raise ValueError(f"the reference timing covers the ResNet and U-Net generators, not {options.netG}")
     import torch
 
-    from tf_cyclegan.bench.torch_reference import time_reference_inference, time_reference_step
+    from tf_cyclegan.bench import torch_reference as ref
 
     torch.set_num_threads(os.cpu_count() or 1)
-    blocks = int(match.group(1))
-    times = time_reference_step(options.size, batch_size, options.iters, blocks, options.ngf, options.mixed_precision)
+    blocks = int(match.group(1)) if match else None
+    if options.model == "pix2pix":
+        downs = UNET_DOWNS.get(options.netG, 8)
+        times = ref.time_reference_pix2pix_step(options.size, batch_size, options.iters, downs, blocks, options.ngf,
+                                                options.mixed_precision)
+        G = ref.pix2pix_generator(downs, blocks, options.ngf)
+        inference = ref.time_reference_inference(options.infer_size, options.iters, G=G)
+    else:
+        times = ref.time_reference_step(options.size, batch_size, options.iters, blocks, options.ngf,
+                                        options.mixed_precision)
+        inference = ref.time_reference_inference(options.infer_size, options.iters, blocks, options.ngf)
     median = statistics.median(times)
-    inference = time_reference_inference(options.infer_size, options.iters, blocks, options.ngf)
     return {"batch_size": batch_size, "median_s": median, "min_s": min(times), "iters": options.iters,
             "images_s": 2 * batch_size / median, "torch": torch.__version__,
             "inference_size": options.infer_size, "inference_median_s": statistics.median(inference)}
@@ -144,16 +167,22 @@ def measure_pipeline(options: BenchOptions) -> dict:
     return {"dataset": options.dataset, "images_s": 2 * n / seconds}
 
 
+def bench_generator(options: BenchOptions):
+    """The model's generator (random weights: speed does not depend on them), with its norm and dropout."""
+    from tf_cyclegan.networks import build_generator, generator_options
+
+    return build_generator(**generator_options(bench_config(options)), name="G")
+
+
 def export_for_inference(options: BenchOptions, folder: str) -> dict:
-    """The paper generator (random weights: speed does not depend on them) as SavedModel and TFLite."""
+    """The model's generator as SavedModel and TFLite."""
     from pathlib import Path
 
     import numpy as np
 
     from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
-    from tf_cyclegan.networks import build_generator
 
-    G = build_generator(options.netG, options.ngf, name="G")
+    G = bench_generator(options)
     rng = np.random.default_rng(0)
 
     def calibration():  # random images: the speed of int8 does not depend on its ranges
@@ -172,9 +201,7 @@ def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:
     from tf_cyclegan import layout, translators
 
     if runtime == "keras":
-        from tf_cyclegan.networks import build_generator
-
-        translate = translators.keras_translator(build_generator(options.netG, options.ngf, name="G"))
+        translate = translators.keras_translator(bench_generator(options))
     elif runtime == "saved_model":
         translate = translators.saved_model_translator(folder)
     else:

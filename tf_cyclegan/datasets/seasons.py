@@ -157,13 +157,17 @@ def split_seeds(split: str, n: int) -> list[int]:
     return list(range(info.seed_start, info.seed_start + n))
 
 
-def write_dataset(root, size: int = SIZE, n_train: int = 400, n_test: int = 40) -> pathlib.Path:
+def write_dataset(root, size: int = SIZE, n_train: int = 400, n_test: int = 40,
+                  paired: bool = False) -> pathlib.Path:
     """Render the dataset into ``root`` in the reference CycleGAN layout.
 
     ``root/trainA`` (summer, ``n_train`` images), ``root/trainB`` (winter,
     ``n_train``), ``root/testA`` (summer, ``n_test``) and ``root/testB`` (winter,
     ``n_test``; ``testB/0007.png`` is the winter version of ``testA/0007.png``),
-    files named ``0000.png``, ``0001.png``, ...
+    files named ``0000.png``, ``0001.png``, ...  With ``paired`` the training
+    splits are paired too, for pix2pix: ``trainB/0007.png`` is the winter
+    version of ``trainA/0007.png`` (trainA's scenes; the test scenes are the same
+    either way).
 
     Atomic: everything is rendered into a temporary sibling folder, the marker
     file ``root/.complete`` (JSON with the parameters) is written last and the
@@ -182,8 +186,10 @@ def write_dataset(root, size: int = SIZE, n_train: int = 400, n_test: int = 40) 
         raise ValueError(f"size must be >= {MIN_SIZE}, got {size}")
     counts = {"trainA": n_train, "trainB": n_train, "testA": n_test, "testB": n_test}
     seeds = {split: split_seeds(split, n) for split, n in counts.items()}  # validates n
+    if paired:
+        seeds["trainB"] = seeds["trainA"]
     params = {"dataset": "seasons", "render_version": RENDER_VERSION, "size": size, "n_train": n_train,
-              "n_test": n_test}
+              "n_test": n_test, **({"paired": True} if paired else {})}
     if _read_marker(root) == params:
         return root
     _check_replaceable(root)

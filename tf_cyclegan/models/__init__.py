@@ -17,6 +17,10 @@ def model_class(name: str):
         from tf_cyclegan.models.cycle_gan import CycleGAN
 
         return CycleGAN
+    if name == "pix2pix":
+        from tf_cyclegan.models.pix2pix import Pix2Pix
+
+        return Pix2Pix
     from tf_cyclegan.errors import RunError
 
     raise RunError(f"--model {name}: not a model of this version (tf_cyclegan.config.MODELS lists them); "

@@ -33,6 +33,7 @@ class TranslationModel:
     LOSS_NAMES: tuple[str, ...] = ()  # every loss train_step logs
     GENERATOR_LOSSES: tuple[str, ...] = ()  # their part that --lr_policy plateau watches
     GENERATOR_SOURCES: dict[str, str] = {}  # {generator name: the domain it translates from, "X" or "Y"}
+    PAIRED: bool = False  # trains on pairs (x, its y) rather than on two unpaired collections
 
     def __init__(self, config: Config, steps_per_epoch: int, image_shape: tuple[int, int] | None = None,
                  variable_size: bool = False, strategy: tf.distribute.Strategy | None = None):
@@ -43,6 +44,8 @@ class TranslationModel:
         # One call of a network on several equal-sized images computes what separate calls do when its norms
         # are per image (not batch norm), and is faster; --low_memory gives that up for a lower peak.
         self.batch_passes = config.norm != "batch" and not variable_size and not config.low_memory
+        # Batch norm over several replicas takes the global batch's statistics, as one device would.
+        self.synchronized = self.replicas > 1
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():  # everything with state, so that it is mirrored on the replicas
             with dtype_policy(MIXED_PRECISION[config.mixed_precision]):
@@ -112,7 +115,12 @@ class TranslationModel:
 
     def _checkpointed(self) -> dict:
         common = dict(rng=self.rng, step=self.step, epoch=self.epoch, config=self.saved_config)
-        return {**self._state(), **common, **({"lr_plateau": self.plateau} if self.plateau else {})}
+        # Keras keeps each Dropout's random stream in a seed generator that the networks' checkpoints lack;
+        # without it a resumed run would draw other dropout masks.
+        seeds = [layer.seed_generator.state for net in self.networks.values() for layer in net.layers
+                 if isinstance(layer, keras.layers.Dropout)]
+        return {**self._state(), **common, **({"lr_plateau": self.plateau} if self.plateau else {}),
+                **({"dropout_seeds": seeds} if seeds else {})}
 
     def restore(self, prefix: str):
         """Load a checkpoint, every object of this model matched."""
@@ -159,6 +167,9 @@ class TranslationModel:
         whether to go on. The decision is taken here, across replicas, because an update (which sums
         gradients over replicas) cannot be made conditional inside one replica's function."""
         lr = self.schedule(self.step)
+        # Batch norm moves its running statistics in the forward pass; a skipped step puts them back.
+        statistics = [v for net in self.networks.values() for v in net.non_trainable_variables]
+        before = [tf.identity(v) for v in statistics]
         losses, nonfinite, update = self.strategy.run(self._replica_step, args=batch)
         finite = tf.equal(self.strategy.reduce(tf.distribute.ReduceOp.SUM, nonfinite, axis=None), 0.0)
 
@@ -166,7 +177,12 @@ class TranslationModel:
             self.strategy.run(self._apply, args=update)
             return tf.constant(True)
 
-        finite = tf.cond(finite, apply, lambda: tf.constant(False))
+        def reject():
+            for variable, value in zip(statistics, before):
+                variable.assign(value)
+            return tf.constant(False)
+
+        finite = tf.cond(finite, apply, reject)
         self.step.assign_add(1)
         logs = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
                 for name, value in losses.items()}

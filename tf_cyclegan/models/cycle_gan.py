@@ -34,8 +34,10 @@ class CycleGAN(TranslationModel):
     GENERATOR_SOURCES = {"G": "X", "F": "Y"}
 
     def _build_networks(self, config):
-        self.G, self.F = (build_generator(**generator_options(config), name=name) for name in ("G", "F"))
-        self.D_X, self.D_Y = (build_discriminator(**discriminator_options(config), name=name)
+        sync = self.synchronized
+        self.G, self.F = (build_generator(**generator_options(config), name=name, synchronized=sync)
+                          for name in ("G", "F"))
+        self.D_X, self.D_Y = (build_discriminator(**discriminator_options(config), name=name, synchronized=sync)
                               for name in ("D_X", "D_Y"))
 
     def _build_state(self, config, image_shape, variable_size):
