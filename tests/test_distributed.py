@@ -334,3 +334,33 @@ def test_the_command_line_reports_a_missing_tf_config_in_one_line(tmp_path, imag
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("python -m tf_cyclegan.train: error: --strategy multi_worker needs the TF_CONFIG"), last
     assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_pix2pix_batch_norm_is_synchronised_over_replicas(tmp_path):
+    """Batch norm over 2 replicas of 1 image takes the statistics of both, as one device with the batch of 2
+    does (the reference's DDP needs --norm syncbatch for this)."""
+    from conftest import write_images
+
+    from tf_cyclegan.config import Config
+    from tf_cyclegan.paired import folder_pairs
+
+    for split in ("trainA", "trainB"):
+        write_images(tmp_path / "data" / split, 4, seed=len(split))
+    pairs = folder_pairs(tmp_path / "data")
+    built = {}
+
+    def go(name, strategy):
+        config = Config.for_model("pix2pix", netG="resnet_1blocks", ngf=8, ndf=8, load_size=36, crop_size=32,
+                                  batch_size=2, use_dropout=False, n_epochs=2, n_epochs_decay=2, n_samples=1,
+                                  output=str(tmp_path / name), lr=LR, max_steps=3)
+        train(config, pairs, log=lambda _: None, strategy=strategy, model_ready=lambda m: built.setdefault(name, m))
+
+    go("one", None)
+    go("two", mirrored())
+    norms = [layer for layer in built["two"].G.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    assert norms and all(layer.synchronized for layer in norms)
+    one, two = (tf.train.load_checkpoint(str(tmp_path / name / "checkpoints" / "ckpt-3")) for name in ("one", "two"))
+    keys = [k for k in one.get_variable_to_shape_map() if k.startswith(("G/", "D/", "optimizer_"))]
+    assert any("moving_mean" in k for k in keys)
+    assert_same_weights({k: one.get_tensor(k) for k in keys}, {k: two.get_tensor(k) for k in keys}, steps=3)

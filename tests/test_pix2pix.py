@@ -288,3 +288,66 @@ def test_the_command_line_trains_pix2pix(tmp_path, aligned, capsys):
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
     assert (saved["model"], saved["gan_mode"], saved["pool_size"]) == ("pix2pix", "vanilla", 0)
     assert "Done: 4 steps" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def unet_exports(tmp_path_factory):
+    """A unet_128 with batch norm and non-trivial statistics (no dropout, so that outputs compare), exported
+    in both inference modes with every default TFLite variant."""
+    from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
+    from tf_cyclegan.networks import build_generator
+
+    G = build_generator("unet_128", ngf=8, norm="batch", name="G")
+    rng = np.random.default_rng(0)
+    for layer in G.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([1 + 0.1 * rng.standard_normal(n), 0.1 * rng.standard_normal(n),
+                               0.1 * rng.standard_normal(n), 0.5 + rng.random(n)])
+    root = tmp_path_factory.mktemp("unet_exports")
+    folders = {mode: export_generator(G, root / mode / "a2b", "a2b", "A", "B", "test", None, 4096 * 4096,
+                                      TFLITE_VARIANTS, mode=mode) for mode in ("train", "eval")}
+    return G, folders
+
+
+@pytest.mark.parametrize("h, w", [(100, 130), (37, 41)])
+def test_exports_agree_with_the_keras_generator_in_their_mode(unet_exports, h, w):
+    from tf_cyclegan.inference import inference_generator
+    from tf_cyclegan.translators import keras_translator, saved_model_translator, tflite_translator
+
+    G, folders = unet_exports
+    image = np.random.default_rng(h).integers(0, 256, (1, h, w, 3), dtype=np.uint8)
+    tolerance = {"float32": 1, "float16": 4, "int8_dynamic": 8}  # max |diff| in uint8 levels (measured: 0, 1, 2)
+    for mode, folder in folders.items():
+        expected = keras_translator(inference_generator(G, mode))(image).astype(int)
+        assert np.abs(saved_model_translator(folder)(image).astype(int) - expected).max() <= 1, mode
+        for variant, limit in tolerance.items():
+            out = tflite_translator(folder / f"a2b_{variant}.tflite")(image)
+            diff = np.abs(out.astype(int) - expected).max()
+            print(f"{mode} mode, {variant}, {h}x{w}: max diff {diff} levels")
+            assert out.shape == image.shape and diff <= limit, (mode, variant, diff)
+    train_mode, eval_mode = (keras_translator(inference_generator(G, m))(image).astype(int) for m in folders)
+    assert np.abs(train_mode - eval_mode).max() > 10  # the modes differ for this generator
+
+
+def test_train_mode_is_batch_norm_on_each_image_alone():
+    """What PyTorch's train mode computes at the reference's test batch size of 1, for each image of a batch."""
+    from tf_cyclegan.inference import inference_generator
+    from tf_cyclegan.networks import build_generator
+
+    G = build_generator("unet_128", ngf=8, norm="batch", name="G")
+    x = tf.random.uniform([2, 128, 128, 3], -1, 1, seed=3)
+    batch = inference_generator(G, "train")(x).numpy()
+    for i in range(2):
+        np.testing.assert_allclose(batch[i:i + 1], G(x[i:i + 1], training=True).numpy(), atol=2e-5)
+
+
+def test_train_mode_dropout_is_on_and_eval_mode_is_deterministic():
+    from tf_cyclegan.inference import inference_generator
+    from tf_cyclegan.networks import build_generator
+
+    G = build_generator("unet_128", ngf=8, norm="batch", use_dropout=True, name="G")
+    x = tf.random.uniform([1, 128, 128, 3], -1, 1, seed=4)
+    train_mode = inference_generator(G, "train")
+    assert np.abs(train_mode(x).numpy() - train_mode(x).numpy()).max() > 1e-3
+    np.testing.assert_array_equal(G(x, training=False).numpy(), G(x, training=False).numpy())
