@@ -187,3 +187,24 @@ def test_default_url_is_the_reference_one(monkeypatch):
 def test_module_imports_without_tensorflow():
     code = "import sys, tf_cyclegan.datasets.pix2pix; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_cityscapes_says_where_to_get_it(monkeypatch, tmp_path):
+    """The authors' host does not serve Cityscapes (its licence): no download is tried."""
+    monkeypatch.setenv("TF_CYCLEGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(pix2pix.URL_VARIABLE, raising=False)
+    with pytest.raises(DatasetError) as error:
+        pix2pix.dataset_folder("cityscapes")
+    message = str(error.value)
+    assert "\n" not in message and "cityscapes-dataset.com" in message
+    assert str(tmp_path / "cache" / "pix2pix" / "cityscapes.tar.gz") in message
+
+
+def test_training_reads_a_downloaded_dataset(server, tmp_path):
+    """--dataset pix2pix/NAME is an aligned dataset: train/ pairs, test/ (else val/) for evaluation."""
+    from tf_cyclegan.paired import load_pairs
+
+    files, _ = server
+    files["/facades.tar.gz"] = tarball(FACADES)
+    pairs = load_pairs("pix2pix/facades")
+    assert pairs.description == "pix2pix dataset facades" and len(pairs.train) == 2 and pairs.test is not None
