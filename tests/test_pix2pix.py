@@ -183,6 +183,7 @@ def test_a_run_trains_logs_samples_and_evaluates(run):
     assert any(k.startswith("D/") for k in names) and not any(k.startswith(("F/", "pool")) for k in names)
 
 
+@pytest.mark.slow
 def test_resume_gives_the_weights_of_a_run_that_never_stopped(tmp_path, aligned):
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     train(pix2pix_config(dataset=str(aligned), output=str(straight), max_steps=5, n_samples=0), log=lambda _: None)
@@ -222,6 +223,20 @@ def test_the_export_holds_the_one_direction_and_says_so(run, tmp_path):
     assert (contract["model"], contract["model_directions"], contract["inference_mode"]) == ("pix2pix", ["a2b"],
                                                                                           "train")
     assert "dropout on" in contract["inference_mode_means"]
+
+
+def test_int8_is_calibrated_on_the_inputs_of_the_pairs(run, tmp_path):
+    from tf_cyclegan.export import ExportOptions, export
+    from tf_cyclegan.translators import open_translator
+
+    output, _ = run
+    written = export(ExportOptions(run=str(output), output=str(tmp_path / "exp"), int8_selective=True),
+                     log=lambda _: None)
+    lite = written["a2b"] / "a2b_int8_selective.tflite"
+    image = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    assert open_translator(lite)[0](image).shape == image.shape
+    with pytest.raises(TranslateError, match="exported in train mode"):
+        open_translator(lite, mode="eval")
 
 
 def test_btoa_exports_b2a(tmp_path, aligned):
@@ -310,6 +325,7 @@ def unet_exports(tmp_path_factory):
     return G, folders
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("h, w", [(100, 130), (37, 41)])
 def test_exports_agree_with_the_keras_generator_in_their_mode(unet_exports, h, w):
     from tf_cyclegan.inference import inference_generator

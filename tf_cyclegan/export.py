@@ -156,7 +156,16 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
 
 
 def representative_images(config, n: int = 16):
-    """Calibration data for full-integer int8: training images of the run's dataset."""
+    """Calibration data for full-integer int8: training images of the run's dataset (for a model trained
+    on pairs, the inputs of its pairs)."""
+    from tf_cyclegan.models import model_class
+
+    if model_class(config.model).PAIRED:
+        from tf_cyclegan.paired import first_pairs, load_pairs
+
+        pairs = load_pairs(config.dataset, config.paired).train
+        inputs = first_pairs(pairs, n, config.crop_size)[0 if config.direction == "AtoB" else 1]
+        return lambda: ({"images": image[None]} for image in inputs)
     from tf_cyclegan.data import load_domains
 
     domains = load_domains(config.dataset, config.data_dir)

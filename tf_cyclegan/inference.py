@@ -76,14 +76,16 @@ def _train_mode_layer(layer):
     return layer.__class__.from_config(layer.get_config())
 
 
-def inference_generator(generator: keras.Model, mode: str = "train") -> keras.Model:
+def inference_generator(generator: keras.Model, mode: str = "train", copy: keras.Model | None = None) -> keras.Model:
     """The generator as it runs at test time in `mode` (MODES): in eval mode the generator itself (Keras
-    runs it so with training=False), in train mode a copy with the weights of now."""
+    runs it so with training=False), in train mode a copy with the weights of now. `copy`: an earlier
+    train-mode copy of this generator, brought up to its weights (cheaper than a new one, and a translator
+    traced on it stays valid)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "eval" or not has_train_mode_layers(generator):
         return generator
-    clone = keras.models.clone_model(generator, clone_function=_train_mode_layer)
+    clone = copy or keras.models.clone_model(generator, clone_function=_train_mode_layer)
     for original in generator.layers:
         copy = clone.get_layer(original.name)
         if isinstance(original, keras.layers.BatchNormalization):

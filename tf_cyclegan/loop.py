@@ -348,13 +348,19 @@ class Evaluator:
         real_x, real_y = data.eval_images(config)
         self.test_a, self.test_b = directions.swap_ab((real_x, real_y), config.direction)
         self.model = model
+        # Train-mode copies of the generators and their translators, made once and brought up to the
+        # generators' weights at each measurement.
+        self.copies = {d: inference_generator(net, "train") for d, net in model.translators().items()}
+        self.translators = {d: keras_translator(copy) for d, copy in self.copies.items()}
         self.paired = data.paired
         self.domains = directions.ab_names({"X": data.name_x, "Y": data.name_y}, config.direction)
 
     def __call__(self, writer, step: int) -> str:
         # The generators as evaluate runs them by default: the reference's test mode, with the weights of now.
-        found = {d: keras_translator(inference_generator(net, "train")) for d, net in self.model.translators().items()}
-        results, _ = measure(found.get("a2b"), found.get("b2a"), self.test_a, self.test_b, self.paired)
+        for direction, net in self.model.translators().items():
+            inference_generator(net, "train", copy=self.copies[direction])
+        t = self.translators
+        results, _ = measure(t.get("a2b"), t.get("b2a"), self.test_a, self.test_b, self.paired)
         with writer.as_default(step=step):
             for direction, values in results.items():
                 for name, value in values.items():

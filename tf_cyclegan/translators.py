@@ -111,6 +111,7 @@ def open_translator(path: str | os.PathLike, direction: str | None = None,
 
     p = Path(path)
     if p.is_file() and p.suffix == ".tflite":
+        check_mode(layout.read_contract(p.parent), mode, f"--model {p}")  # the contract of its version
         return tflite_translator(p), f"TFLite model {p}"
     if p.is_file() and p.suffix == ".keras":
         return keras_file_translator(p, mode or "train"), f"Keras model {p} ({mode or 'train'} mode)"

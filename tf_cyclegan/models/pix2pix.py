@@ -41,6 +41,7 @@ class Pix2Pix(TranslationModel):
         self.optimizers = {"optimizer_G": self.optimizer_G, "optimizer_D": self.optimizer_D}
         self.optimizer_G.build(self.G.trainable_variables)
         self.optimizer_D.build(self.D.trainable_variables)
+        self._sampler = None  # the train-mode copy of G that sample grids draw with, made on first use
 
     def _state(self):
         return dict(G=self.G, D=self.D, **self.optimizers)
@@ -86,6 +87,6 @@ class Pix2Pix(TranslationModel):
     def sample_grid(self, real_x, real_y, gap: int = 4) -> np.ndarray:
         """Rows of  input | translation | truth,  one per test pair; the generator in the reference's test
         mode (train mode: each image's own batch-norm statistics, dropout on)."""
-        G = inference_generator(self.G, "train")
+        G = self._sampler = inference_generator(self.G, "train", copy=self._sampler)
         columns = [np.asarray(to_uint8(t)) for t in (real_x, G(real_x, training=False), real_y)]
         return grid([[[column[i] for column in columns]] for i in range(len(real_x))], gap)
