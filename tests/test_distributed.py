@@ -364,3 +364,20 @@ def test_pix2pix_batch_norm_is_synchronised_over_replicas(tmp_path):
     keys = [k for k in one.get_variable_to_shape_map() if k.startswith(("G/", "D/", "optimizer_"))]
     assert any("moving_mean" in k for k in keys)
     assert_same_weights({k: one.get_tensor(k) for k in keys}, {k: two.get_tensor(k) for k in keys}, steps=3)
+
+
+def test_each_replica_draws_its_own_dropout_masks():
+    """Keras' seed generator has the same state on every replica; ReplicaDropout folds the replica in."""
+    from tf_cyclegan.layers import ReplicaDropout
+
+    strategy = mirrored()
+    with strategy.scope():
+        inputs = tf.keras.Input((64,))
+        model = tf.keras.Model(inputs, ReplicaDropout(0.5)(inputs))
+
+    @tf.function
+    def step():
+        return strategy.run(lambda: model(tf.ones([1, 64]), training=True))
+
+    masks = [t.numpy() for t in strategy.experimental_local_results(step())]
+    assert set(np.unique(masks[0])) <= {0.0, 2.0} and not np.array_equal(masks[0], masks[1])

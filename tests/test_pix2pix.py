@@ -270,6 +270,22 @@ def test_evaluate_measures_the_one_direction_against_the_truth(run, tmp_path):
     assert eval_mode["a2b"]["truth_psnr"] != report["a2b"]["truth_psnr"]
 
 
+def test_measure_one_direction_with_fid_and_kid():
+    """pix2pix's evaluation: truth, identity baseline, FID and KID of the one direction; no cycle."""
+    from tf_cyclegan.metrics import fid, measure
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8) for _ in range(2))
+    features = lambda x: x.reshape(len(x), -1)[:, :6].astype(np.float64)  # noqa: E731
+    results, images = measure(lambda x: 255 - x, None, a, b, paired=True, features=features)
+    assert list(results) == ["a2b"] and "cycled" not in images["a2b"]
+    m = results["a2b"]
+    assert m["fid"] == round(fid(features(255 - a), features(b)), 3)
+    assert m["fid_identity"] == round(fid(features(a), features(b)), 3) and "kid" in m and "cycle_l1" not in m
+    perfect, _ = measure(lambda x: b, None, a, b, paired=True)
+    assert perfect["a2b"]["truth_psnr"] == 100.0
+
+
 def test_translate_uses_the_only_direction_and_refuses_a_mode_the_export_lacks(run, tmp_path, aligned):
     from tf_cyclegan.export import ExportOptions, export
     from tf_cyclegan.translate import translate_files
@@ -283,6 +299,34 @@ def test_translate_uses_the_only_direction_and_refuses_a_mode_the_export_lacks(r
     with pytest.raises(TranslateError, match="exported in train mode; export the run again with --eval"):
         translate_files(str(tmp_path / "exp"), str(aligned / "val"), str(tmp_path / "t3"), mode="eval",
                         log=lambda _: None)
+
+
+def test_datasets_of_the_other_kind_say_which_model_takes_them():
+    from tf_cyclegan.data import load_domains
+
+    with pytest.raises(DatasetError, match="a paired dataset; train it with --model pix2pix"):
+        load_domains("pix2pix/facades")
+    with pytest.raises(DatasetError, match="TFDS datasets hold unpaired domains; pix2pix needs pairs"):
+        load_pairs("cycle_gan/horse2zebra")
+    with pytest.raises(DatasetError, match="--paired: only for a folder with trainA/ and trainB/"):
+        load_pairs("seasons", paired_folders=True)
+
+
+def test_a_run_with_dropout_from_before_its_streams_were_checkpointed_resumes(tmp_path):
+    """Version 0.2 checkpointed no dropout streams (a CycleGAN with --use_dropout): such a run resumes."""
+    from tf_cyclegan.models import model_class
+
+    config = Config(netG="resnet_1blocks", ngf=8, ndf=8, crop_size=32, load_size=36, use_dropout=True)
+    old = model_class("cycle_gan")(config, steps_per_epoch=4)
+    x = tf.random.uniform([1, 32, 32, 3], -1, 1, seed=2)
+    old.train_step(x, -x)
+    state = {k: v for k, v in old._checkpointed().items() if k != "dropout_seeds"}
+    prefix = tf.train.Checkpoint(**state).save(str(tmp_path / "ckpt"))  # as CheckpointManager saves
+    new = model_class("cycle_gan")(config, steps_per_epoch=4)
+    new.restore(prefix)
+    for a, b in zip(old.G.weights, new.G.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert new.step_count == 1
 
 
 def test_cycle_gan_data_is_refused_by_pix2pix(tmp_path, image_folder):

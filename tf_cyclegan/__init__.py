@@ -1,12 +1,12 @@
-"""tf_cyclegan: image-to-image translation for TensorFlow 2 and Keras 3, starting with CycleGAN (Zhu et al.,
-2017), parameter for parameter the reference PyTorch implementation's networks.
+"""tf_cyclegan: image-to-image translation for TensorFlow 2 and Keras 3: CycleGAN (Zhu et al., 2017) and
+pix2pix (Isola et al., 2017), parameter for parameter the reference PyTorch implementation's networks.
 
 The networks are loaded lazily so that `python -m tf_cyclegan.train --help` answers without TensorFlow.
 """
 
 from tf_cyclegan.config import Config
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["Config", "build_generator", "build_discriminator"]
 
 

@@ -75,7 +75,8 @@ def run_command(prog: str, work: Callable[[], int | None]) -> int:
 # What TensorFlow's C++ runtime prints while it starts on a machine without a GPU driver. It reads like a
 # failure and asks nothing of a CPU user.
 STARTUP_NOISE = ("All log messages before absl::InitializeLog() is called", "cudart_stub.cc",
-                 "Could not find cuda drivers", "failed call to cuInit", "cuda_platform.cc")
+                 "Could not find cuda drivers", "failed call to cuInit", "cuda_platform.cc",
+                 "oneDNN custom operations are on")  # said on CPUs with AVX-512: numerics, not a problem
 
 
 # NVIDIA's device nodes: on a machine that has them, a failing CUDA start-up is news, not noise.
@@ -84,11 +85,13 @@ GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia0")
 
 def quiet_tensorflow():
     """Import TensorFlow and find its devices without the start-up lines above (and with warnings and info
-    logs off: TF_CPP_MIN_LOG_LEVEL=2). A TF_CPP_MIN_LOG_LEVEL the user set wins: then nothing is hidden;
-    nor is anything on a machine with an NVIDIA device, where those lines say why the GPU is not used."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or any(os.path.exists(path) for path in GPU_DEVICES):
+    logs off: TF_CPP_MIN_LOG_LEVEL=2). A user's TF_CPP_MIN_LOG_LEVEL=0 (show everything) wins: then nothing
+    is hidden; nor is anything on a machine with an NVIDIA device, where those lines say why the GPU is not
+    used. Another level of the user's is kept, and the lines are still hidden: TensorFlow writes them before
+    its logging reads the level, so on some builds they appear whatever it says."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0" or any(os.path.exists(path) for path in GPU_DEVICES):
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     def start():
         import tensorflow as tf

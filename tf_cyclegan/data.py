@@ -313,6 +313,9 @@ def load_domains(dataset: str, data_dir: str | None = None) -> Domains:
     """'seasons', an existing folder, or a TFDS name, in that order."""
     if dataset == SEASONS:
         return seasons_domains()
+    if dataset.startswith("pix2pix/"):
+        raise DatasetError(f"--dataset {dataset}: a paired dataset; train it with --model pix2pix (CycleGAN's "
+                           "unpaired datasets are cycle_gan/NAME)")
     if os.path.isdir(os.path.expanduser(dataset)) or dataset.startswith((".", "/", "~")):
         return folder_domains(dataset)
     return tfds_domains(dataset, data_dir)

@@ -143,6 +143,13 @@ def load_test_images(dataset: str, data_dir: str | None, size: int, num_test: in
     return arrays[0], arrays[1], domains.paired, domains.description
 
 
+def is_paired_dataset(dataset: str) -> bool:
+    """pix2pix/NAME, or a folder in the aligned layout (train/, val/ or test/, and no trainA/ or testA/)."""
+    root = Path(dataset).expanduser()
+    aligned = any((root / split).is_dir() for split in ("train", "val", "test"))
+    return dataset.startswith("pix2pix/") or (aligned and not any((root / s).is_dir() for s in ("trainA", "testA")))
+
+
 def load_test_pairs(dataset: str, size: int, num_test: int, paired_folders: bool = False, log=print):
     """load_test_images for a model trained on pairs (pix2pix): the test pairs of an aligned folder, of
     folders paired by name, of pix2pix/NAME or of the embedded dataset's paired form; the training pairs
@@ -150,7 +157,7 @@ def load_test_pairs(dataset: str, size: int, num_test: int, paired_folders: bool
     from tf_cyclegan.config import Config
     from tf_cyclegan.paired import first_pairs, load_pairs
 
-    pairs = load_pairs(dataset, paired_folders)
+    pairs = load_pairs(dataset, paired_folders, need_train=False)
     images = pairs.test
     if images is None:
         log(f"note: {pairs.description} has no test or val split; using its first {min(num_test, len(pairs.train))} "
@@ -252,7 +259,7 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
     if size < 11:
         raise EvaluateError(f"--size {size}: SSIM needs at least 11 pixels a side; pass a larger --size")
     data_dir = options.data_dir or opened.training.get("data_dir")
-    if model_class(opened.training.get("model", "cycle_gan")).PAIRED:
+    if model_class(opened.training.get("model", "cycle_gan")).PAIRED or is_paired_dataset(dataset):
         test_a, test_b, paired, description = load_test_pairs(dataset, size, options.num_test,
                                                                opened.training.get("paired", False), log)
     else:

@@ -163,7 +163,7 @@ def representative_images(config, n: int = 16):
     if model_class(config.model).PAIRED:
         from tf_cyclegan.paired import first_pairs, load_pairs
 
-        pairs = load_pairs(config.dataset, config.paired).train
+        pairs = load_pairs(config.dataset, config.paired).train.checked(config.max_image_pixels)[0]
         inputs = first_pairs(pairs, n, config.crop_size)[0 if config.direction == "AtoB" else 1]
         return lambda: ({"images": image[None]} for image in inputs)
     from tf_cyclegan.data import load_domains

@@ -144,6 +144,8 @@ def _unet_names(num_downs: int) -> dict[str, str]:
 def load_reference_weights(generator, state: dict[str, np.ndarray], netG: str, use_dropout: bool = False):
     """Copy a reference state dict into our generator: NCHW kernels to NHWC, transposed-conv kernels from
     (in, out, kh, kw) to (kh, kw, out, in), batch-norm statistics included. Every tensor must be used."""
+    import keras
+
     from tf_cyclegan.config import RESNET, UNET_DOWNS
 
     names = (_resnet_names(int(RESNET.match(netG).group(1)), use_dropout) if RESNET.match(netG)
@@ -153,7 +155,7 @@ def load_reference_weights(generator, state: dict[str, np.ndarray], netG: str, u
         if layer.name not in names or not layer.weights:
             continue
         torch_name = names[layer.name]
-        if layer.__class__.__name__ == "BatchNormalization":
+        if isinstance(layer, keras.layers.BatchNormalization):
             keys = ["weight", "bias", "running_mean", "running_var"]
             values = [state.get(f"{torch_name}.{k}") for k in keys]
         else:
@@ -187,7 +189,8 @@ def convert(checkpoint, netG="resnet_9blocks", ngf=64, norm="instance", use_drop
 
 def main(argv=None) -> int:
     from tf_cyclegan.cli import quiet_tensorflow, run_command
-    from tf_cyclegan.config import GENERATORS_HELP, NORMS, RESNET, UNET_DOWNS
+    from tf_cyclegan.config import GENERATORS_HELP, MODELS, NORMS, RESNET, UNET_DOWNS
+    from tf_cyclegan.directions import DIRECTIONS
 
     parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN or pix2pix generator and "
                                      "export it for TF Serving and LiteRT.")
@@ -202,6 +205,9 @@ def main(argv=None) -> int:
     parser.add_argument("--target", default="B", help="name of the output domain, recorded in the contract")
     parser.add_argument("--max_pixels", type=int, default=4096 * 4096, help="largest image the SavedModel accepts")
     parser.add_argument("--no_tflite", action="store_true", help="SavedModel only")
+    parser.add_argument("--model", choices=MODELS, default="cycle_gan",
+                        help="the model the checkpoint comes from, recorded in the contract so that evaluate reads "
+                             "its kind of test data (pix2pix: pairs); default: cycle_gan")
     parser.add_argument("--eval", action="store_true",
                         help="export in eval mode: batch norm's running statistics from the checkpoint, no dropout "
                              "(PyTorch's model.eval()); default: the reference's test mode (each image's own "
@@ -219,10 +225,11 @@ def main(argv=None) -> int:
             generator = convert(args.checkpoint, args.netG, args.ngf, args.norm, args.dropout)
             folder = export_generator(
                 generator, Path(args.output) / args.name, args.name, args.source, args.target,
-                os.path.abspath(args.checkpoint), {"netG": args.netG, "ngf": args.ngf, "norm": args.norm,
-                                                   "use_dropout": args.dropout, "converted_from": "pytorch"},
+                os.path.abspath(args.checkpoint), {"model": args.model, "netG": args.netG, "ngf": args.ngf,
+                                                   "norm": args.norm, "use_dropout": args.dropout,
+                                                   "converted_from": "pytorch"},
                 args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS, mode="eval" if args.eval else "train",
-                about={"model_directions": [args.name]})
+                about={"model": args.model, **({"model_directions": [args.name]} if args.name in DIRECTIONS else {})})
         except OSError as e:
             raise ConversionError(f"cannot write to {args.output}: {e.strerror or e}") from None
         print(f"{args.checkpoint} -> {folder}")

@@ -70,6 +70,46 @@ class InstanceNormalization(keras.layers.GroupNormalization):
                                            variance=tf.zeros([0]), epsilon=self.epsilon, is_training=True).y
 
 
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class TorchBatchNormalization(keras.layers.BatchNormalization):
+    """PyTorch's BatchNorm2d: like Keras', a batch is normalised with its biased variance, but the running
+    variance is updated with the unbiased one (times n / (n - 1), n the values per channel over every
+    replica), as PyTorch does. At pix2pix's batch of 1 the U-Net's innermost levels have n = 4 and 16, where
+    Keras' rule would leave the running variance at 3/4 and 15/16 of the reference's, and eval mode apart."""
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable) or mask is not None or self.renorm:
+            return super().call(inputs, training=training, mask=mask)
+        x = tf.cast(inputs, tf.float32)
+        mean, variance = self._moments(x, None)
+        n = tf.cast(tf.reduce_prod(tf.gather(tf.shape(x), self._reduction_axes)), tf.float32)
+        if self.synchronized:
+            context = tf.distribute.get_replica_context()
+            n *= context.num_replicas_in_sync if context is not None else 1
+        unbiased = variance * n / tf.maximum(n - 1.0, 1.0)
+        m = self.momentum
+        self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+        self.moving_variance.assign(self.moving_variance * m + unbiased * (1.0 - m))
+        y = tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
+        return tf.cast(y, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class ReplicaDropout(keras.layers.Dropout):
+    """Keras' Dropout, except that under tf.distribute each replica draws its own masks: Keras' seed
+    generator holds the same state on every replica, so every replica would drop the same units of its own
+    images. The replica's index is folded into the seed (nothing changes on one device)."""
+
+    def call(self, inputs, training=False):
+        context = tf.distribute.get_replica_context()
+        replica = context.replica_id_in_sync_group if context is not None else 0
+        if not training or self.rate == 0 or isinstance(replica, int) and replica == 0:
+            return super().call(inputs, training=training)
+        seed = self.seed_generator.next() + tf.stack([tf.constant(0, self.seed_generator.state.dtype),
+                                                      tf.cast(replica, self.seed_generator.state.dtype)])
+        return tf.nn.experimental.stateless_dropout(inputs, self.rate, seed=tf.cast(seed, tf.int32))
+
+
 def is_instance_norm(layer, input_shape=None) -> bool:
     """Whether the layer is a GroupNormalization that computes instance norm without parameters on NHWC images
     of input_shape (default: the shape it was built on): one channel per group (Keras stores groups=-1 as
@@ -94,7 +134,7 @@ def norm_layer(norm: str, gain: float = 0.02, name: str | None = None,
     if norm == "instance":
         return instance_norm(name)
     if norm == "batch":
-        return keras.layers.BatchNormalization(
+        return TorchBatchNormalization(
             momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, gain),
             synchronized=synchronized, name=name)
     if norm == "none":

@@ -15,7 +15,7 @@ import keras
 from keras import layers
 
 from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS
-from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D, conv_init, norm_layer, uses_bias
+from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D, ReplicaDropout, conv_init, norm_layer, uses_bias
 
 
 @contextlib.contextmanager
@@ -60,7 +60,7 @@ def _resnet_block(b: _Builder, x, filters, use_dropout, name):
     y = b.normalize(y, f"{name}_norm1")
     y = layers.ReLU(name=f"{name}_relu")(y)
     if use_dropout:
-        y = layers.Dropout(0.5, name=f"{name}_dropout")(y)
+        y = ReplicaDropout(0.5, name=f"{name}_dropout")(y)
     y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
     y = b.conv(y, filters, 3, name=f"{name}_conv2")
     y = b.normalize(y, f"{name}_norm2")
@@ -112,7 +112,7 @@ def _unet_generator(b: _Builder, inputs, num_downs, ngf, output_nc, use_dropout)
             return y
         y = b.normalize(y, f"level{i}_up_norm")
         if use_dropout and i not in (outermost, innermost) and i >= 4:
-            y = layers.Dropout(0.5, name=f"level{i}_dropout")(y)
+            y = ReplicaDropout(0.5, name=f"level{i}_dropout")(y)
         return layers.Concatenate(name=f"level{i}_skip")([x, y])
 
     return level(inputs, 0)

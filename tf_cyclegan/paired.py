@@ -160,20 +160,21 @@ class Pairs:
 
 
 # -- sources ---------------------------------------------------------------------------------------
-def aligned_pairs(path: str | os.PathLike, description: str | None = None) -> Pairs:
-    """The aligned layout: PATH/train/ and optionally val/ and test/ (test/ is tested on, else val/)."""
+def aligned_pairs(path: str | os.PathLike, description: str | None = None, need_train: bool = True) -> Pairs:
+    """The aligned layout: PATH/train/ and optionally val/ and test/ (test/ is tested on, else val/);
+    without `need_train` (evaluation), a test/ or val/ alone will do."""
     root = Path(path).expanduser()
     found, ignored = {}, 0
     for split in ALIGNED_SPLITS:
         if (root / split).is_dir():
             found[split], n_ignored = list_images(root / split)
             ignored += n_ignored
-    if not found.get("train"):
+    test = next((PairList(split, found[split]) for split in ("test", "val") if found.get(split)), None)
+    if not found.get("train") and (need_train or test is None):
         raise DatasetError(f"--dataset {path}: {root / 'train'} is missing or holds no images; pix2pix needs "
                            + LAYOUT_HELP)
-    test = next((PairList(split, found[split]) for split in ("test", "val") if found.get(split)), None)
     name_a, name_b = domain_names(root.resolve().name)
-    return Pairs(PairList("train", found["train"]), test, name_a, name_b,
+    return Pairs(PairList("train", found.get("train", [])), test, name_a, name_b,
                  description=description or f"aligned folder {root}", ignored=ignored)
 
 
@@ -221,8 +222,12 @@ def seasons_pairs() -> Pairs:
     return pairs
 
 
-def load_pairs(dataset: str, paired_folders: bool = False) -> Pairs:
-    """'seasons', pix2pix/NAME, or a folder (aligned; trainA/ trainB/ by name with --paired)."""
+def load_pairs(dataset: str, paired_folders: bool = False, need_train: bool = True) -> Pairs:
+    """'seasons', pix2pix/NAME, or a folder (aligned; trainA/ trainB/ by name with --paired); without
+    `need_train`, an aligned folder may hold test pairs only."""
+    if paired_folders and (dataset == SEASONS or dataset.startswith(PIX2PIX_PREFIX)):
+        raise DatasetError(f"--paired: only for a folder with trainA/ and trainB/; --dataset {dataset} is paired "
+                           "already (leave --paired out)")
     if dataset == SEASONS:
         return seasons_pairs()
     if dataset.startswith(PIX2PIX_PREFIX):
@@ -232,6 +237,9 @@ def load_pairs(dataset: str, paired_folders: bool = False) -> Pairs:
         return aligned_pairs(pix2pix.dataset_folder(name), description=f"pix2pix dataset {name}")
     root = Path(dataset).expanduser()
     if not root.is_dir():
+        if "/" in dataset and not dataset.startswith((".", "/", "~")):  # a TFDS name such as cycle_gan/maps
+            raise DatasetError(f"--dataset {dataset}: TFDS datasets hold unpaired domains; pix2pix needs pairs: "
+                               + LAYOUT_HELP)
         raise DatasetError(f"--dataset {dataset}: no such folder; pix2pix needs " + LAYOUT_HELP)
     if paired_folders:
         return folder_pairs(root)
@@ -239,7 +247,7 @@ def load_pairs(dataset: str, paired_folders: bool = False) -> Pairs:
         raise DatasetError(f"--dataset {dataset}: holds trainA/ and trainB/, not the aligned train/ folder: "
                            "pass --paired if their files pair up by name, or build the aligned layout with "
                            "python -m tf_cyclegan.datasets.combine")
-    return aligned_pairs(root)
+    return aligned_pairs(root, need_train=need_train)
 
 
 # -- the paired pipeline ---------------------------------------------------------------------------
@@ -300,10 +308,12 @@ class PairedData:
         total, seed, n = config.total_epochs * per_epoch, tf.constant(config.seed, tf.int64), len(self.train)
 
         def pick(g):
+            # A fresh permutation of the n pairs each epoch, of which the epoch's per_epoch (n less the
+            # remainder of a batch) are trained on: the left-over pairs differ from epoch to epoch.
             epoch, i = g // per_epoch, g % per_epoch
             if config.serial_batches:
-                return i % n, g
-            return tf.random.experimental.index_shuffle(i, seed=tf.stack([seed, epoch]), max_index=per_epoch - 1) % n, g
+                return (epoch * per_epoch + i) % n, g
+            return tf.random.experimental.index_shuffle(i, seed=tf.stack([seed, epoch]), max_index=n - 1), g
 
         def load(index, g):
             image = tf.numpy_function(lambda i: load_pair(self.train, int(i), config), [index], tf.uint8,

@@ -124,7 +124,18 @@ class TranslationModel:
 
     def restore(self, prefix: str):
         """Load a checkpoint, every object of this model matched."""
-        self.checkpoint.restore(prefix).assert_existing_objects_matched()
+        saved = self.restorable(prefix)
+        if saved.keys() == self._checkpointed().keys():
+            return self.checkpoint.restore(prefix).assert_existing_objects_matched()
+        tf.train.Checkpoint(**saved).restore(prefix).expect_partial().assert_existing_objects_matched()
+
+    def restorable(self, prefix: str, leave_out=()) -> dict:
+        """The checkpointed objects that the checkpoint at prefix holds, less `leave_out`: a checkpoint
+        written before dropout streams were checkpointed (version 0.2) has none, and its run resumes with
+        fresh ones."""
+        keys = {name.split("/")[0] for name in tf.train.load_checkpoint(prefix).get_variable_to_shape_map()}
+        return {k: v for k, v in self._checkpointed().items()
+                if k not in leave_out and (k != "dropout_seeds" or k in keys)}
 
     def before_save(self):
         """Called on every worker before each checkpoint (the place to gather per-replica state)."""

@@ -139,7 +139,7 @@ class CycleGAN(TranslationModel):
         saved = reader.get_variable_to_shape_map().get("pool_x/images/.ATTRIBUTES/VARIABLE_VALUE")
         if saved is None or tuple(saved) == tuple(self.pool_x.images.shape):
             return super().restore(prefix)
-        others = {k: v for k, v in self._checkpointed().items() if k not in ("pool_x", "pool_y")}
+        others = self.restorable(prefix, leave_out=("pool_x", "pool_y"))
         tf.train.Checkpoint(**others).restore(prefix).expect_partial().assert_existing_objects_matched()
         with self.strategy.scope():
             self.pool_x.load(reader, "pool_x")
