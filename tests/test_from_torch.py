@@ -231,7 +231,8 @@ def test_an_imported_pix2pix_generator_is_evaluated_on_pairs(tmp_path):
     rng = np.random.default_rng(0)
     (tmp_path / "facades" / "test").mkdir(parents=True)
     for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)).save(tmp_path / "facades" / "test" / f"{i}.png")
+        pair = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
+        Image.fromarray(pair).save(tmp_path / "facades" / "test" / f"{i}.png")
     report = evaluate(EvaluateOptions(model=str(tmp_path / "out"), output=str(tmp_path / "eval"),
                                       dataset=str(tmp_path / "facades"), size=32, no_fid=True), log=lambda _: None)
     assert list(k for k in ("a2b", "b2a") if k in report) == ["b2a"] and report["paired"]

@@ -66,7 +66,8 @@ def test_the_command_line_takes_the_models_defaults_and_no_dropout():
     assert (c.netG, c.norm, c.use_dropout, c.gan_mode, c.pool_size, c.direction) == (
         "unet_256", "batch", True, "vanilla", 0, "BtoA")
     assert not parse_config(["--model", "pix2pix", "--no_dropout"]).use_dropout
-    assert parse_config(["--model", "pix2pix", "--netG", "resnet_9blocks", "--norm", "instance"]).netG == "resnet_9blocks"
+    resnet = parse_config(["--model", "pix2pix", "--netG", "resnet_9blocks", "--norm", "instance"])
+    assert (resnet.netG, resnet.norm) == ("resnet_9blocks", "instance")
     assert parse_config([]).netG == "resnet_9blocks"  # CycleGAN's unchanged
 
 

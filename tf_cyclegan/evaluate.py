@@ -81,7 +81,8 @@ def open_models(path: str, variant: str = "saved_model", checkpoint: int | None 
         from tf_cyclegan.export import load_generators
 
         config, generators, names, ckpt = load_generators(p, checkpoint)
-        found = {d: translators.keras_translator(inference_generator(g, mode or "train")) for d, g in generators.items()}
+        found = {d: translators.keras_translator(inference_generator(g, mode or "train"))
+                 for d, g in generators.items()}
         return Opened(found, f"run {p} ({Path(ckpt).name}, {mode or 'train'} mode)", dataclasses.asdict(config), names)
     present = layout.export_directions(p)
     if not present:

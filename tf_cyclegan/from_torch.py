@@ -192,7 +192,8 @@ def main(argv=None) -> int:
     from tf_cyclegan.config import GENERATORS_HELP, MODELS, NORMS, RESNET, UNET_DOWNS
     from tf_cyclegan.directions import DIRECTIONS
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN or pix2pix generator and "
+    parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN or pix2pix "
+                                     "generator and "
                                      "export it for TF Serving and LiteRT.")
     parser.add_argument("checkpoint", help="the reference's .pth file (e.g. latest_net_G_A.pth, horse2zebra.pth)")
     parser.add_argument("--netG", default="resnet_9blocks", help=GENERATORS_HELP + " (default: resnet_9blocks)")
