@@ -223,7 +223,7 @@ def test_the_export_holds_the_one_direction_and_says_so(run, tmp_path):
     contract = json.loads((written["a2b"] / "tf_cyclegan.json").read_text())
     assert (contract["model"], contract["model_directions"], contract["inference_mode"]) == ("pix2pix", ["a2b"],
                                                                                           "train")
-    assert "dropout on" in contract["inference_mode_means"]
+    assert "dropout on" in contract["inference_mode_means"] and contract["inference_modes_differ"]
 
 
 def test_int8_is_calibrated_on_the_inputs_of_the_pairs(run, tmp_path):

@@ -184,9 +184,10 @@ def inference_contract(generator, mode: str) -> dict:
 
     what = {"train": "batch norm with each image's own statistics, dropout on (the reference's test mode)",
             "eval": "batch norm's running statistics from training, no dropout (PyTorch's model.eval())"}
-    if not has_train_mode_layers(generator):
+    differ = has_train_mode_layers(generator)
+    if not differ:
         what = dict.fromkeys(what, "no batch norm or dropout: both modes compute the same")
-    return {"inference_mode": mode, "inference_mode_means": what[mode]}
+    return {"inference_mode": mode, "inference_mode_means": what[mode], "inference_modes_differ": differ}
 
 
 def export_generator(generator, model_dir: Path, name: str, source: str, target: str, origin: str,

@@ -87,7 +87,7 @@ def tflite_translator(file: Path) -> Translator:
 def check_mode(contract: dict, mode: str | None, what: str, error=TranslateError):
     """Refuse an inference mode that an export was not made in (the mode is fixed when exporting)."""
     made = contract.get("inference_mode")
-    if mode and made and made != mode and "both modes" not in contract.get("inference_mode_means", ""):
+    if mode and made and made != mode and contract.get("inference_modes_differ", True):
         flag = "with --eval" if mode == "eval" else "without --eval"
         raise error(f"{what} was exported in {made} mode; export the run again {flag} for {mode} mode")
 
