@@ -1,8 +1,10 @@
-"""The benchmark command: FLOPs counted from graphs, its options, the PyTorch reference's pix2pix step, and
-one tiny end-to-end run of every section (CycleGAN) and of the train and reference sections (pix2pix)."""
+"""The benchmark command: FLOPs counted from graphs, its options, the PyTorch reference's pix2pix step, several
+models timed in one command against CycleGAN, and one tiny end-to-end run of every section (CycleGAN), of the
+train and reference sections (pix2pix) and of the train section of CUT, FastCUT and CycleGAN together."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -27,10 +29,29 @@ def test_flops_are_counted_from_the_graph():
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
-        return tape.gradient(y, x)
+        return y, tape.gradient(y, x)
 
     # The input gradient is a convolution of the same size.
     assert count_flops(conv_and_gradients.get_concrete_function()) >= 2 * count_flops(conv.get_concrete_function())
+
+    @tf.function(input_signature=[tf.TensorSpec([2, 16, 12, 5])])
+    def conv_and_ops_nothing_uses(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+            unused = tf.nn.conv2d(x, tf.random.normal([3, 3, 5, 64]), strides=1, padding="SAME")
+        tape.gradient(unused, x)  # traced, never run: grappler drops what no output or update depends on
+        return y
+
+    # Only what a call runs is counted: not the unused convolution, nor the gradient no one asks for.
+    assert count_flops(conv_and_ops_nothing_uses.get_concrete_function()) == count_flops(conv.get_concrete_function())
+    total = tf.Variable(0.0)
+
+    @tf.function(input_signature=[tf.TensorSpec([2, 16, 12, 5])])
+    def update(x):  # no output: the variable update is what runs, and the convolution it needs
+        total.assign_add(tf.reduce_sum(tf.nn.conv2d(x, kernel, strides=1, padding="SAME")))
+
+    assert count_flops(update.get_concrete_function()) >= count_flops(conv.get_concrete_function())
 
 
 @pytest.mark.slow
@@ -72,7 +93,8 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
 def test_bench_flags_are_checked_before_anything_runs():
     result = subprocess.run([sys.executable, "-m", "tf_cyclegan.bench", "--only", "train,gpu"],
                             capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2 and "--only: gpu is not one of machine, train, reference, pipeline, inference" in result.stderr
+    assert result.returncode == 2
+    assert "--only: gpu is not one of machine, train, reference, pipeline, inference" in result.stderr
 
 
 def test_the_reference_timing_without_pytorch_says_what_to_install(monkeypatch, capsys):
@@ -92,9 +114,12 @@ def test_bench_options_name_the_model_and_its_generator(capsys):
 
     assert BenchOptions().netG == "resnet_9blocks" and BenchOptions(model="pix2pix").netG == "unet_256"
     assert BenchOptions(model="pix2pix", netG="unet_128").netG == "unet_128"
-    for argv, message in ((["--model", "pix2pixHD"], "--model: invalid choice: 'pix2pixHD'"),
+    assert BenchOptions(model="cut").netG == "resnet_9blocks" and BenchOptions(model="fastcut").netG == "resnet_9blocks"
+    for argv, message in ((["--model", "pix2pixHD"], "--model: 'pix2pixHD' is not one of cycle_gan, pix2pix, cut, "
+                                                     "fastcut"),
                           (["--netG", "unet_64"], "--netG: 'unet_64' is not one of"),
-                          (["--model", "pix2pix", "--size", "128"], "--size: unet_256 needs a multiple of 256, got 128"),
+                          (["--model", "pix2pix", "--size", "128"],
+                           "--size: unet_256 needs a multiple of 256, got 128"),
                           (["--model", "pix2pix", "--netG", "unet_128", "--size", "128", "--infer_size", "200"],
                            "--infer_size: unet_128 needs a multiple of 128, got 200")):
         with pytest.raises(SystemExit) as info:
@@ -176,3 +201,136 @@ def test_bench_times_the_pix2pix_step_against_the_reference():
     assert reference["ours_vs_reference"] == pytest.approx(ours["median_s"] / reference["median_s"])
     assert {r["runtime"] for r in by_kind["inference"]} >= {"keras", "saved_model", "tflite_float32"}
     assert all(r["netG"] == "unet_128" and r["median_s"] > 0 for r in by_kind["inference"])
+
+
+def test_bench_times_several_models_and_gives_their_ratios_to_cycle_gan(monkeypatch):
+    """One command, several models and sizes: a train line each, then each model's step time and peak RSS over
+    CycleGAN's; the reference skips CUT and FastCUT with a note; the pipeline and inference time the first."""
+    from tf_cyclegan.bench import cli
+    from tf_cyclegan.bench.options import BenchOptions
+
+    step_s = {"cut": 0.5, "fastcut": 0.25, "cycle_gan": 1.0, "pix2pix": 0.8}
+    rss = {"cut": 600.0, "fastcut": 500.0, "cycle_gan": 1000.0, "pix2pix": 900.0}
+    spawned = []
+
+    def spawn(kind, options, **extra):  # the worker's record, without the worker
+        spawned.append((kind, options.model, options.size, options.netG, extra.get("batch_size")))
+        if kind == "machine":
+            return {"bench": "machine", "cpu": "a CPU", "simd": "AVX2", "cores": 2, "tensorflow": "2",
+                    "matmul_gflop_s": {"numpy": 100.0}, "best_matmul_gflop_s": 100.0}
+        if kind in ("train", "reference"):
+            median = step_s[options.model] * options.size / 32 * extra["batch_size"]
+            return {"bench": kind, "batch_size": extra["batch_size"], "median_s": median, "mean_s": median,
+                    "min_s": median, "steps_s": 1 / median, "images_s": 2 / median, "trace_and_first_s": 9.0,
+                    "tflop": 0.1, "gflop_s": 50.0, "peak_rss_mib": rss[options.model] * options.size / 32,
+                    "torch": "2", "inference_size": 24, "inference_median_s": 0.1}
+        if kind == "pipeline":
+            return {"bench": "pipeline", "dataset": options.dataset, "images_s": 100.0}
+        if kind == "export":
+            return {"bench": "export", "export_s": 1.0}  # no folder: the Keras runtime alone
+        return {"bench": "inference", "runtime": kind, "median_s": 0.1, "min_s": 0.1}
+
+    monkeypatch.setattr(cli, "spawn", spawn)
+    monkeypatch.setattr(cli, "_have_torch", lambda: True)
+    lines = []
+    options = BenchOptions(model="cut,fastcut,cycle_gan,pix2pix", batch_sizes="1,2", ngf=8,
+                           only="machine,train,reference,pipeline,inference")
+    records = cli.run(options, lambda record: lines.append(cli.describe(record)), sizes=[32, 64])
+    assert len(lines) == len(records)
+    # Each model with its own generator at each size and batch, the machine once, at the top.
+    assert spawned[0][0] == "machine" and [s[0] for s in spawned].count("machine") == 1
+    trains = [s[1:] for s in spawned if s[0] == "train"]
+    assert trains == [(model, size, netG, batch) for size in (32, 64)
+                      for model, netG in (("cut", "resnet_9blocks"), ("fastcut", "resnet_9blocks"),
+                                          ("cycle_gan", "resnet_9blocks"), ("pix2pix", "unet_256"))
+                      for batch in (1, 2)]
+    assert sum(line.startswith("train ") for line in lines) == 16
+    ratios = {(r["model"], r["size"], r["batch_size"]): r for r in records if r["bench"] == "ratio"}
+    assert set(ratios) == {(model, size, batch) for model in ("cut", "fastcut", "pix2pix") for size in (32, 64)
+                           for batch in (1, 2)}
+    for (model, _, _), record in ratios.items():
+        assert record["step_ratio"] == pytest.approx(step_s[model] / step_s["cycle_gan"])
+        assert record["peak_rss_ratio"] == pytest.approx(rss[model] / rss["cycle_gan"])
+    assert "cut 64x64 batch 2: 0.50x cycle_gan's step, 0.60x its peak RSS" in lines
+    assert "fastcut 32x32 batch 1: 0.25x cycle_gan's step, 0.50x its peak RSS" in lines
+    # The ratios of a size follow its train lines.
+    assert lines.index("cut 32x32 batch 1: 0.50x cycle_gan's step, 0.60x its peak RSS") \
+        < lines.index(next(line for line in lines if line.startswith("train cut 64x64")))
+    assert "train cut 32x32 resnet_9blocks batch 1: 0.50 s/iter median, mean 0.50 s, fastest 0.50 s, 2.00 steps/s" \
+        in [line.split(";")[0] for line in lines]
+    # The PyTorch reference: CycleGAN's and pix2pix's, at every size and batch; a note for CUT's and FastCUT's.
+    assert sorted({s[1] for s in spawned if s[0] == "reference"}) == ["cycle_gan", "pix2pix"]
+    assert sum(s[0] == "reference" for s in spawned) == 8
+    skipped = [line for line in lines if line.startswith("PyTorch reference") and "skipped" in line]
+    assert skipped == [f"PyTorch reference {model}: skipped (there is no PyTorch reference timing of {model}, only "
+                       "of cycle_gan and pix2pix)" for model in ("cut", "fastcut")]
+    references = [r for r in records if r["bench"] == "reference" and "ours_vs_reference" in r]
+    assert len(references) == 8 and all(r["ours_vs_reference"] == pytest.approx(1) for r in references)
+    # The pipeline and inference: the first model, the first size.
+    assert [s[1:3] for s in spawned if s[0] in ("pipeline", "export", "keras")] == [("cut", 32)] * 3
+    assert not any("error" in r for r in records)
+
+
+def test_bench_without_cycle_gan_gives_no_ratios(monkeypatch):
+    from tf_cyclegan.bench import cli
+    from tf_cyclegan.bench.options import BenchOptions
+
+    monkeypatch.setattr(cli, "spawn", lambda kind, options, **extra: {
+        "bench": kind, "batch_size": 1, "median_s": 1.0, "min_s": 1.0, "images_s": 2.0, "trace_and_first_s": 2.0,
+        "tflop": 0.1, "gflop_s": 100.0, "peak_rss_mib": 500.0})
+    records = cli.run(BenchOptions(model="cut,fastcut", batch_sizes="1", only="train"), lambda record: None)
+    assert [r["model"] for r in records] == ["cut", "fastcut"] and all(r["bench"] == "train" for r in records)
+    # A failed CycleGAN timing: its line says so, and no ratio is made up.
+    monkeypatch.setattr(cli, "spawn", lambda kind, options, **extra: {"bench": kind, "error": "exit 1: boom"}
+                        if options.model == "cycle_gan" else {"bench": kind, "batch_size": 1, "median_s": 1.0,
+                                                              "min_s": 1.0, "images_s": 2.0, "peak_rss_mib": 5.0})
+    records = cli.run(BenchOptions(model="cut,cycle_gan", batch_sizes="1", only="train"), lambda record: None)
+    assert [r["bench"] for r in records] == ["train", "train"] and "error" in records[1]
+
+
+def test_bench_model_and_size_lists_are_checked(capsys):
+    from tf_cyclegan.bench.cli import main
+    from tf_cyclegan.bench.options import BenchOptions, split_list
+
+    assert split_list("cut, fastcut|cycle_gan,cut") == ["cut", "fastcut", "cycle_gan"]
+    assert BenchOptions(model="cut|pix2pix").models == ["cut", "pix2pix"]
+    assert BenchOptions(model="cut,pix2pix").for_model("pix2pix").netG == "unet_256"
+    assert BenchOptions(model="cut,pix2pix", netG="unet_128").for_model("cut", 64).netG == "unet_128"
+    for argv, message in ((["--model", "cut,pix2pixHD"], "--model: 'pix2pixHD' is not one of cycle_gan, pix2pix, "
+                                                         "cut, fastcut"),
+                          (["--model", "cut|CUT|gan"], "--model: 'CUT', 'gan' is not one of"),
+                          (["--model", ","], "--model: ',' is not one of"),
+                          (["--model", "cut,cycle_gan", "--netG", "unet_256", "--size", "256"],
+                           "--netG: --model cut needs a ResNet generator (resnet_<N>blocks), got unet_256"),
+                          (["--model", "cut,fastcut", "--size", "128,254"],
+                           "--size: resnet_9blocks needs a multiple of 4, got 254"),
+                          (["--size", "128,big"], "--size: '128,big' is not a size or a comma-separated list"),
+                          (["--model", "cut", "--netG", "resnet_1blocks", "--size", "0"],
+                           "--size: must be at least 1")):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+        assert info.value.code == 2 and len(errors) == 1, (argv, errors)  # argparse's usage, then one line
+        assert errors[0].startswith("python -m tf_cyclegan.bench: error: ") and message in errors[0], argv
+
+
+@pytest.mark.slow
+def test_bench_times_cut_fastcut_and_cycle_gan_in_one_command():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    args = ["--model", "cut,fastcut,cycle_gan", "--only", "train", "--batch_sizes", "1", "--size", "32", "--ngf", "8",
+            "--iters", "1"]
+    result = subprocess.run([sys.executable, "-m", "tf_cyclegan.bench", *args], capture_output=True, text=True,
+                            env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    number = r"[0-9]+\.[0-9]+"
+    trains = [line for line in lines if line.startswith("train ")]
+    assert [line.split()[1] for line in trains] == ["cut", "fastcut", "cycle_gan"], lines
+    for line in trains:  # each with its own defaults: CUT's and FastCUT's generator is CycleGAN's
+        assert re.match(rf"train \w+ 32x32 resnet_9blocks batch 1: {number} s/iter median, mean {number} s, "
+                        rf"fastest {number} s, {number} steps/s; .*, peak RSS [0-9]+ MiB$", line), line
+    ratios = [line for line in lines if "cycle_gan's step" in line]
+    assert len(ratios) == 2 and len(lines) == 5, lines
+    for model, line in zip(("cut", "fastcut"), ratios):
+        assert re.fullmatch(rf"{model} 32x32 batch 1: {number}x cycle_gan's step, {number}x its peak RSS", line), line
+        assert all(float(value) > 0 for value in re.findall(number, line))

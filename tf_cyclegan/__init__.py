@@ -6,7 +6,7 @@ The networks are loaded lazily so that `python -m tf_cyclegan.train --help` answ
 
 from tf_cyclegan.config import Config
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 __all__ = ["Config", "build_generator", "build_discriminator"]
 
 

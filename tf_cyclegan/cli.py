@@ -20,8 +20,19 @@ def _field_type(field, owner):
     return hint
 
 
+def str2bool(text: str) -> bool:
+    """CUT's boolean flags: `--nce_idt` alone means true, `--nce_idt false` turns a default of true off."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "t", "y", "1"):
+        return True
+    if value in ("false", "no", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
 def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
-    """--name (and --hyphen-name) for every field; booleans are switches that default to off."""
+    """--name (and --hyphen-name) for every field; booleans are switches that default to off, except those
+    marked optional_bool (CUT's), which also take a value: --flag, --flag true, --flag false."""
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
@@ -31,7 +42,10 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
         kind = _field_type(field, cls)
         meta = field.metadata
         default_text = "" if field.default in (None, "") else f" (default: {field.default})"
-        if kind is bool:
+        if kind is bool and meta.get("optional_bool"):
+            parser.add_argument(*flags, dest=field.name, type=str2bool, nargs="?", const=True, default=field.default,
+                                metavar="true|false", help=meta["help"])
+        elif kind is bool:
             parser.add_argument(*flags, dest=field.name, action="store_true", help=meta["help"])
         else:
             parser.add_argument(*flags, dest=field.name, type=kind, default=field.default,

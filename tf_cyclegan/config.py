@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from tf_cyclegan.directions import RUN_DIRECTIONS
+from tf_cyclegan.sequence import resnet_sequence
 
 GAN_MODES = ("lsgan", "vanilla", "wgangp")
 LR_POLICIES = ("linear", "step", "plateau", "cosine")
@@ -20,13 +21,22 @@ NET_D = ("basic", "n_layers", "pixel")
 NORMS = ("instance", "batch", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 PREPROCESS = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")
-MODELS = ("cycle_gan", "pix2pix")  # see tf_cyclegan.models.model_class
+MODELS = ("cycle_gan", "pix2pix", "cut", "fastcut")  # see tf_cyclegan.models.model_class
+CONTRASTIVE = ("cut", "fastcut")  # CUT's two settings (Park et al. 2020): one module, tf_cyclegan.models.cut
 # Each model's own defaults where they differ from the dataclass's (which are CycleGAN's), as the
 # reference's models set them (its modify_commandline_options): Config.for_model and the CLI apply them.
 MODEL_DEFAULTS = {
     "cycle_gan": {},
     "pix2pix": dict(netG="unet_256", norm="batch", use_dropout=True, gan_mode="vanilla", pool_size=0),
+    # CUT's own --CUT_mode defaults (taesungp/contrastive-unpaired-translation, models/cut_model.py).
+    "cut": dict(init_type="xavier", pool_size=0, lambda_NCE=1.0, nce_idt=True, n_epochs=200, n_epochs_decay=200),
+    "fastcut": dict(init_type="xavier", pool_size=0, lambda_NCE=10.0, flip_equivariance=True, n_epochs=150,
+                    n_epochs_decay=50),
 }
+# The fields that only CUT reads, and their defaults' names in its help.
+CONTRASTIVE_FIELDS = ("no_antialias", "no_antialias_up", "lambda_GAN", "lambda_NCE", "nce_idt", "nce_layers",
+                      "nce_includes_all_negatives_from_minibatch", "netF_nc", "nce_T", "num_patches",
+                      "flip_equivariance")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # tf.distribute, see distribute.py
 MIXED_PRECISION = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # -> Keras dtype policy
 RESNET = re.compile(r"resnet_([1-9][0-9]*)blocks$")
@@ -37,6 +47,17 @@ GENERATORS_HELP = "resnet_<N>blocks (resnet_9blocks, resnet_6blocks), unet_256 o
 def size_multiple(netG: str) -> int:
     """Image sides a generator accepts are multiples of this (2 ** number of stride-2 downsamplings)."""
     return 2 ** UNET_DOWNS[netG] if netG in UNET_DOWNS else 4
+
+
+def antialiasing(config) -> dict:
+    """The networks' anti-aliasing switches for a run's config: CUT's default, never CycleGAN's or pix2pix's."""
+    cut = getattr(config, "model", "cycle_gan") in CONTRASTIVE
+    return dict(antialias=cut and not config.no_antialias, antialias_up=cut and not config.no_antialias_up)
+
+
+def nce_layer_indices(text: str) -> list[int]:
+    """--nce_layers '0,4,8,12,16' as indices (ValueError when it is not a list of integers)."""
+    return [int(part) for part in text.split(",")]
 
 
 def _opt(default, help, *, resumable=False, **extra):
@@ -133,14 +154,39 @@ class Config:
     # The translation model (one module of tf_cyclegan.models each). Last, so that version 0.1's positional
     # Config(dataset, ...) still means what it meant.
     model: str = _opt("cycle_gan", "translation model: cycle_gan (Zhu et al. 2017: two generators, cycle "
-                      "consistency, unpaired data) or pix2pix (Isola et al. 2017: one conditional generator, "
+                      "consistency, unpaired data); pix2pix (Isola et al. 2017: one conditional generator, "
                       "paired data; its defaults: --netG unet_256 --norm batch, dropout, --gan_mode vanilla, "
-                      "--pool_size 0)", choices=MODELS)
+                      "--pool_size 0); cut or fastcut (Park et al. 2020: one generator, patchwise contrastive "
+                      "loss, unpaired data; their defaults: --init_type xavier --pool_size 0, cut: --nce_idt "
+                      "--lambda_NCE 1 --n_epochs 200 --n_epochs_decay 200, fastcut: --flip_equivariance "
+                      "--lambda_NCE 10 --n_epochs 150 --n_epochs_decay 50)", choices=MODELS)
     # Fields added after 0.1 go below `model`, for the same reason.
     lambda_L1: float = _opt(100.0, "pix2pix: weight of the L1 loss between the translation and the truth")
     paired: bool = _opt(False, "pix2pix: --dataset is a folder with trainA/ trainB/ [testA/ testB/] whose "
                         "files pair up by name (x.jpg in trainA with x.jpg in trainB), not the aligned "
                         "layout (train/ val/ test/ of A|B images side by side)")
+    # CUT and FastCUT (Park et al. 2020), with the flag names of taesungp/contrastive-unpaired-translation.
+    no_antialias: bool = _opt(False, "cut, fastcut: plain stride-2 convolutions instead of CUT's blurred "
+                              "downsampling, in the generator and the discriminator (CycleGAN's and pix2pix's "
+                              "networks never blur)")
+    no_antialias_up: bool = _opt(False, "cut, fastcut: transposed convolutions instead of CUT's bilinear "
+                                 "upsampling and 3x3 convolution in the generator")
+    lambda_GAN: float = _opt(1.0, "cut, fastcut: weight of the adversarial loss GAN(G(x))")
+    lambda_NCE: float = _opt(1.0, "cut, fastcut: weight of the PatchNCE loss NCE(G(x), x) (fastcut: 10)")
+    nce_idt: bool = _opt(False, "cut, fastcut: also PatchNCE on (y, G(y)), averaged with the main term "
+                         "(cut's default; --nce_idt false turns it off)", optional_bool=True)
+    nce_layers: str = _opt("0,4,8,12,16", "cut, fastcut: the generator layers whose features PatchNCE "
+                           "compares, as indices into the reference's layer sequence (0: the padded input, 4 "
+                           "and 8: the down convolutions, 12 and 16: residual blocks 1 and 5)")
+    nce_includes_all_negatives_from_minibatch: bool = _opt(
+        False, "cut, fastcut: negatives from every image of the batch, not only the query's own (for "
+        "single-image translation, whose batch is crops of one image)", optional_bool=True)
+    netF_nc: int = _opt(256, "cut, fastcut: width of the MLP heads that project each layer's features")
+    nce_T: float = _opt(0.07, "cut, fastcut: temperature of the PatchNCE logits")
+    num_patches: int = _opt(256, "cut, fastcut: locations sampled per layer and image for PatchNCE")
+    flip_equivariance: bool = _opt(False, "cut, fastcut: with probability 0.5 flip the generator's input and "
+                                   "flip the query features back (fastcut's default; --flip_equivariance "
+                                   "false turns it off)", optional_bool=True)
 
     @classmethod
     def for_model(cls, model: str = "cycle_gan", **values) -> "Config":
@@ -154,6 +200,17 @@ class Config:
     def crops(self) -> bool:
         """Whether --preprocess takes a random crop_size crop (else images keep their own size)."""
         return "crop" in self.preprocess
+
+    @property
+    def contrastive(self) -> bool:
+        """CUT or FastCUT: one generator, PatchNCE."""
+        return self.model in CONTRASTIVE
+
+    @property
+    def decay_resizes(self) -> bool:
+        """CUT trains its decay epochs on images resized to crop_size (load_size = crop_size: no crop jitter),
+        where --preprocess resizes to load_size and then crops."""
+        return self.contrastive and self.preprocess in ("resize_and_crop", "scale_width_and_crop")
 
     @property
     def total_epochs(self) -> int:
@@ -203,9 +260,40 @@ class Config:
             errs.append(f"--tpu {self.tpu}: only with --strategy tpu")
         if self.paired and self.model != "pix2pix":
             errs.append(f"--paired: only with --model pix2pix (--model {self.model} trains on unpaired domains)")
+        errs += self._contrastive_errors()
         if self.crop_size % size_multiple(self.netG):
             errs.append(f"--crop_size: {self.netG} needs a multiple of {size_multiple(self.netG)}, got "
                         f"{self.crop_size}")
+        return errs
+
+    def _contrastive_errors(self) -> list[str]:
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        if not self.contrastive:
+            return [f"--{name}: only with --model cut or fastcut" for name in CONTRASTIVE_FIELDS
+                    if getattr(self, name) != defaults[name]]
+        errs = [] if RESNET.match(self.netG) else [f"--netG {self.netG}: CUT's features come from a ResNet "
+                                                   "generator (resnet_<N>blocks)"]
+        try:
+            layers = nce_layer_indices(self.nce_layers)
+        except ValueError:
+            layers = None
+            errs.append(f"--nce_layers: {self.nce_layers!r} is not a comma-separated list of integers such as "
+                        "0,4,8,12,16")
+        if layers is not None and RESNET.match(self.netG):
+            last = len(resnet_sequence(int(RESNET.match(self.netG).group(1)),
+                                       **antialiasing(self))) - 1
+            if layers != sorted(set(layers)) or layers[0] < 0 or layers[-1] > last:
+                errs.append(f"--nce_layers: {self.nce_layers!r} must be increasing indices from 0 to {last} "
+                            f"(this {self.netG} has {last + 1} layers as the reference counts them)")
+        for name in ("num_patches", "netF_nc"):
+            if getattr(self, name) < 1:
+                errs.append(f"--{name}: must be at least 1, got {getattr(self, name)}")
+        if self.nce_T <= 0:
+            errs.append(f"--nce_T: must be positive, got {self.nce_T}")
+        errs += [f"--{name}: must not be negative, got {getattr(self, name)}" for name in ("lambda_GAN", "lambda_NCE")
+                 if getattr(self, name) < 0]
+        if self.pool_size:
+            errs.append(f"--pool_size {self.pool_size}: CUT's discriminator sees the newest fakes only (no pool)")
         return errs
 
     # -- JSON round trip ------------------------------------------------------------------------

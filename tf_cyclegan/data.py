@@ -387,21 +387,26 @@ class Unpaired:
         total = config.total_epochs * per_epoch
         seed = tf.constant(config.seed, tf.int64)
         n_x, n_y = len(self.x), len(self.y)
+        # CUT's decay epochs see the images resized to crop_size (Config.decay_resizes); the epoch of
+        # image g decides, so a resumed run resizes as one that never stopped.
+        configs = {False: config, True: dataclasses.replace(config, load_size=config.crop_size)}
+        decay_from = (config.n_epochs - config.epoch_count + 1) if config.decay_resizes else total + 1
 
         def pick(g):
             epoch, i = g // per_epoch, g % per_epoch
+            position = (g, epoch >= decay_from)
             if config.serial_batches:  # the reference's --serial_batches: both domains in order
-                return i % n_x, i % n_y, g
+                return i % n_x, i % n_y, position
             # A fresh permutation of the epoch for X (reference: shuffled index % |A|), uniform for Y.
             ix = tf.random.experimental.index_shuffle(
                 i, seed=tf.stack([seed, epoch]), max_index=per_epoch - 1) % n_x
             iy = tf.random.stateless_uniform([], seed=tf.stack([seed, 4 * g]), minval=0, maxval=n_y,
                                              dtype=tf.int64)
-            return ix, iy, g
+            return ix, iy, position
 
-        def load(images: ImageList, index):
-            image = tf.numpy_function(lambda i: load_preprocessed(images.items[int(i)], config), [index],
-                                      tf.uint8, stateful=False)
+        def load(images: ImageList, index, decaying):
+            image = tf.numpy_function(lambda i, d: load_preprocessed(images.items[int(i)], configs[bool(d)]),
+                                      [index, decaying], tf.uint8, stateful=False)
             image.set_shape([None, None, 3] if config.crops or self.image_shape is None
                             else [*self.image_shape, 3])
             return image
@@ -415,8 +420,10 @@ class Unpaired:
                 image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([seed, counter + 1]))
             return tf.cast(image, tf.float32) / 127.5 - 1.0
 
-        def load_pair(ix, iy, g):
-            return (preprocess(load(self.x, ix), 4 * g + 1), preprocess(load(self.y, iy), 4 * g + 2))
+        def load_pair(ix, iy, position):
+            g, decaying = position
+            return (preprocess(load(self.x, ix, decaying), 4 * g + 1),
+                    preprocess(load(self.y, iy, decaying), 4 * g + 2))
 
         indices, batch = image_indices(config, start_step, total, input_context)
         return (indices

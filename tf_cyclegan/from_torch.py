@@ -2,7 +2,9 @@
 
 Brings a generator of the reference PyTorch implementation (junyanz/pytorch-CycleGAN-and-pix2pix; its
 official pretrained models such as horse2zebra.pth, style_monet.pth, and the pix2pix ones such as
-facades_label2photo.pth with --netG unet_256 --norm batch --dropout) into TensorFlow and writes the same
+facades_label2photo.pth with --netG unet_256 --norm batch --dropout), or of CUT's
+(taesungp/contrastive-unpaired-translation, e.g. horse2zebra_cut_pretrained/latest_net_G.pth with --model cut:
+anti-aliased resampling, whose fixed filter buffers are checked) into TensorFlow and writes the same
 artifacts as `tf_cyclegan.export`: DIR/<name>/<version>/ with the SavedModel signatures and TFLite files, in
 the reference's test mode or, with --eval, in eval mode (tf_cyclegan.inference).
 
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_cyclegan.errors import ConversionError
+from tf_cyclegan.sequence import resnet_sequence
 
 PROG = "python -m tf_cyclegan.from_torch"
 
@@ -109,18 +112,19 @@ def read_state_dict(path: str | os.PathLike, use_torch: bool | None = None) -> d
 
 
 # -- mapping reference names to our layers --------------------------------------------------------------
-def _resnet_names(n_blocks: int, use_dropout: bool) -> dict[str, str]:
-    """Our layer name -> the reference ResnetGenerator's module path (its nn.Sequential indices)."""
-    names = {"stem_conv": "model.1", "stem_norm": "model.2", "down0_conv": "model.4", "down0_norm": "model.5",
-             "down1_conv": "model.7", "down1_norm": "model.8"}
-    conv2 = 6 if use_dropout else 5
-    for i in range(n_blocks):
-        block = f"model.{10 + i}.conv_block"
-        names.update({f"block{i}_conv1": f"{block}.1", f"block{i}_norm1": f"{block}.2",
-                      f"block{i}_conv2": f"{block}.{conv2}", f"block{i}_norm2": f"{block}.{conv2 + 1}"})
-    up = 10 + n_blocks
-    names.update({"up0_conv": f"model.{up}", "up0_norm": f"model.{up + 1}", "up1_conv": f"model.{up + 3}",
-                  "up1_norm": f"model.{up + 4}", "head_conv": f"model.{up + 7}"})
+def _resnet_names(n_blocks: int, use_dropout: bool, antialias: bool = False,
+                  antialias_up: bool = False) -> dict[str, str]:
+    """Our layer name -> the module path in the reference's (or CUT's) ResnetGenerator, read off
+    resnet_sequence so that weights and CUT's --nce_layers count the same modules. A block's convolutions
+    and norms sit inside its conv_block; a transposed conv's output is our crop's."""
+    names, conv2 = {}, 6 if use_dropout else 5
+    for k, layer in enumerate(resnet_sequence(n_blocks, antialias, antialias_up)):
+        if layer.startswith("block"):
+            b, block = layer.removesuffix("_add"), f"model.{k}.conv_block"
+            names.update({f"{b}_conv1": f"{block}.1", f"{b}_norm1": f"{block}.2",
+                          f"{b}_conv2": f"{block}.{conv2}", f"{b}_norm2": f"{block}.{conv2 + 1}"})
+        else:
+            names.setdefault(layer.replace("_crop", "_conv"), f"model.{k}")
     return names
 
 
@@ -141,37 +145,106 @@ def _unet_names(num_downs: int) -> dict[str, str]:
     return names
 
 
-def load_reference_weights(generator, state: dict[str, np.ndarray], netG: str, use_dropout: bool = False):
-    """Copy a reference state dict into our generator: NCHW kernels to NHWC, transposed-conv kernels from
-    (in, out, kh, kw) to (kh, kw, out, in), batch-norm statistics included. Every tensor must be used."""
+# -- CUT's anti-aliasing buffers --------------------------------------------------------------------------
+# CUT's Downsample and Upsample keep their fixed filters as buffers (model.<i>.filt, one copy per channel):
+# get_filter's binomial taps, normalised, and Upsample's times stride² = 4. Our layers doing their work are
+# named so by networks.py (whatever their class): {down,up}<i>_blur and up<i>_upsample.
+_FILTERS = {"_blur": ("Downsample", (1.0, 2.0, 1.0), 1.0), "_upsample": ("Upsample", (1.0, 3.0, 3.0, 1.0), 4.0)}
+
+
+def _fixed_filter(layer) -> tuple[str, np.ndarray] | None:
+    """(CUT's module, the buffer it must hold) for our blur or upsampling layer; None for other layers."""
+    suffix = next((s for s in _FILTERS if layer.name.endswith(s)), None)
+    if suffix is None:
+        return None
+    module, taps, gain = _FILTERS[suffix]
+    kernel = np.outer(taps, taps) / np.sum(np.outer(taps, taps)) * gain
+    return module, np.tile(kernel[None, None], (int(layer.output.shape[-1]), 1, 1, 1)).astype(np.float32)
+
+
+def _check_filter(state: dict[str, np.ndarray], key: str, module: str, expected: np.ndarray) -> str:
+    """The buffer holds no weights, but a checkpoint whose buffer differs is not the network we build."""
+    value = state.get(key)
+    if value is None:
+        raise ConversionError(f"the checkpoint has no {key} (CUT's {module} filter): check --netG and "
+                              "--no_antialias / --no_antialias_up")
+    if tuple(value.shape) != expected.shape:
+        raise ConversionError(f"{key} has shape {tuple(value.shape)}, CUT's {module} of {expected.shape[0]} "
+                              f"channels holds {expected.shape}: check --netG and --ngf")
+    if not np.allclose(value, expected, rtol=0, atol=1e-6):
+        raise ConversionError(f"{key} is not CUT's fixed {module} filter ({expected.shape[-1]}x"
+                              f"{expected.shape[-1]} binomial per channel): the checkpoint is damaged or not CUT's")
+    return key
+
+
+def _check_antialiasing(state: dict[str, np.ndarray], names: dict[str, str]):
+    """A CUT generator converted as CycleGAN's (or the other way) fails on its first differing key; its
+    .filt buffers say which flag is wrong, so say that instead."""
+    sizes = {"downsampling": (3, "_blur", "--no_antialias"), "upsampling": (4, "_upsample", "--no_antialias_up")}
+    has = {what: sorted((k for k, v in state.items() if k.endswith(".filt") and v.ndim == 4 and v.shape[-1] == size),
+                        key=lambda k: (len(k), k)) for what, (size, _, _) in sizes.items()}
+    wants = {what: any(n.endswith(suffix) for n in names) for what, (_, suffix, _) in sizes.items()}
+    omit = [what for what in sizes if has[what] and not wants[what]]
+    if omit:
+        raise ConversionError(f"the checkpoint is a CUT generator with anti-aliased {' and '.join(omit)} (it has "
+                              f"{has[omit[0]][0]}): convert it with --model cut or fastcut, without "
+                              f"{' and '.join(sizes[w][2] for w in omit)}")
+    add = [what for what in sizes if wants[what] and not has[what]]
+    if add:
+        raise ConversionError(f"the checkpoint has no anti-aliasing buffers for {' and '.join(add)} (CUT's "
+                              f"model.<i>.filt): it was trained with {' and '.join(sizes[w][2] for w in add)}; "
+                              "pass that (or --model cycle_gan for a CycleGAN generator)")
+
+
+def _copy_weights(layer, state: dict[str, np.ndarray], torch_name: str, netG: str) -> list[str]:
+    """One layer's tensors from the state dict; the keys it used."""
     import keras
 
+    if isinstance(layer, keras.layers.BatchNormalization):
+        keys = ["weight", "bias", "running_mean", "running_var"]
+        values = [state.get(f"{torch_name}.{k}") for k in keys]
+    else:
+        keys = ["weight", "bias"][:len(layer.weights)]
+        values = [state.get(f"{torch_name}.{k}") for k in keys]
+        if values[0] is not None:
+            values[0] = values[0].transpose(2, 3, 1, 0)  # both conv kinds: to (kh, kw, ., .)
+    for key, value, variable in zip(keys, values, layer.weights):
+        if value is None:
+            raise ConversionError(f"the checkpoint has no {torch_name}.{key}: is it a {netG} generator "
+                                  "(--netG, --ngf, --norm)?")
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ConversionError(f"{torch_name}.{key} has shape {tuple(value.shape)}, {layer.name} needs "
+                                  f"{tuple(variable.shape)}: check --netG, --ngf and --norm")
+        variable.assign(value.astype(np.float32))
+    return [f"{torch_name}.{key}" for key in keys]
+
+
+def _has_layer(generator, name: str) -> bool:
+    return any(layer.name == name for layer in generator.layers)
+
+
+def load_reference_weights(generator, state: dict[str, np.ndarray], netG: str, use_dropout: bool = False,
+                           antialias: bool | None = None, antialias_up: bool | None = None):
+    """Copy a reference state dict into our generator: NCHW kernels to NHWC, transposed-conv kernels from
+    (in, out, kh, kw) to (kh, kw, out, in), batch-norm statistics included; CUT's filter buffers are checked.
+    Every tensor must be used. `antialias`, `antialias_up`: CUT's resampling; None: as the generator has it."""
     from tf_cyclegan.config import RESNET, UNET_DOWNS
 
-    names = (_resnet_names(int(RESNET.match(netG).group(1)), use_dropout) if RESNET.match(netG)
+    antialias = _has_layer(generator, "down0_blur") if antialias is None else antialias
+    antialias_up = _has_layer(generator, "up0_upsample") if antialias_up is None else antialias_up
+    resnet = RESNET.match(netG)
+    names = (_resnet_names(int(resnet.group(1)), use_dropout, antialias, antialias_up) if resnet
              else _unet_names(UNET_DOWNS[netG]))
+    if resnet:
+        _check_antialiasing(state, names)
     used = set()
     for layer in generator.layers:
-        if layer.name not in names or not layer.weights:
+        if layer.name not in names:
             continue
-        torch_name = names[layer.name]
-        if isinstance(layer, keras.layers.BatchNormalization):
-            keys = ["weight", "bias", "running_mean", "running_var"]
-            values = [state.get(f"{torch_name}.{k}") for k in keys]
-        else:
-            keys = ["weight", "bias"][:len(layer.weights)]
-            values = [state.get(f"{torch_name}.{k}") for k in keys]
-            if values[0] is not None:
-                values[0] = values[0].transpose(2, 3, 1, 0)  # both conv kinds: to (kh, kw, ., .)
-        for key, value, variable in zip(keys, values, layer.weights):
-            if value is None:
-                raise ConversionError(f"the checkpoint has no {torch_name}.{key}: is it a {netG} generator "
-                                      "(--netG, --ngf, --norm)?")
-            if tuple(value.shape) != tuple(variable.shape):
-                raise ConversionError(f"{torch_name}.{key} has shape {tuple(value.shape)}, {layer.name} needs "
-                                      f"{tuple(variable.shape)}: check --netG, --ngf and --norm")
-            variable.assign(value.astype(np.float32))
-            used.add(f"{torch_name}.{key}")
+        if (fixed := _fixed_filter(layer)) is not None:
+            used.add(_check_filter(state, f"{names[layer.name]}.filt", *fixed))
+        elif layer.weights:
+            used.update(_copy_weights(layer, state, names[layer.name], netG))
     unused = sorted(k for k in state if k not in used and not k.endswith("num_batches_tracked"))
     if unused:
         raise ConversionError(f"the checkpoint has tensors this {netG} does not use ({', '.join(unused[:5])}"
@@ -179,22 +252,23 @@ def load_reference_weights(generator, state: dict[str, np.ndarray], netG: str, u
     return generator
 
 
-def convert(checkpoint, netG="resnet_9blocks", ngf=64, norm="instance", use_dropout=False):
-    """Our Keras generator holding the reference checkpoint's weights."""
+def convert(checkpoint, netG="resnet_9blocks", ngf=64, norm="instance", use_dropout=False, antialias=False,
+            antialias_up=False):
+    """Our Keras generator holding the reference checkpoint's weights; `antialias`, `antialias_up` for CUT's
+    (its published generators have both)."""
     from tf_cyclegan.networks import build_generator
 
-    generator = build_generator(netG, ngf, norm=norm, use_dropout=use_dropout, name="G")
-    return load_reference_weights(generator, read_state_dict(checkpoint), netG, use_dropout)
+    generator = build_generator(netG, ngf, norm=norm, use_dropout=use_dropout, name="G", antialias=antialias,
+                                antialias_up=antialias_up)
+    return load_reference_weights(generator, read_state_dict(checkpoint), netG, use_dropout, antialias,
+                                  antialias_up)
 
 
-def main(argv=None) -> int:
-    from tf_cyclegan.cli import quiet_tensorflow, run_command
-    from tf_cyclegan.config import GENERATORS_HELP, MODELS, NORMS, RESNET, UNET_DOWNS
-    from tf_cyclegan.directions import DIRECTIONS
+def _parser() -> argparse.ArgumentParser:
+    from tf_cyclegan.config import GENERATORS_HELP, MODELS, NORMS
 
-    parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN or pix2pix "
-                                     "generator and "
-                                     "export it for TF Serving and LiteRT.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Convert a reference PyTorch CycleGAN, pix2pix or "
+                                     "CUT generator and export it for TF Serving and LiteRT.")
     parser.add_argument("checkpoint", help="the reference's .pth file (e.g. latest_net_G_A.pth, horse2zebra.pth)")
     parser.add_argument("--netG", default="resnet_9blocks", help=GENERATORS_HELP + " (default: resnet_9blocks)")
     parser.add_argument("--ngf", type=int, default=64, help="generator filters (default: 64)")
@@ -208,26 +282,48 @@ def main(argv=None) -> int:
     parser.add_argument("--no_tflite", action="store_true", help="SavedModel only")
     parser.add_argument("--model", choices=MODELS, default="cycle_gan",
                         help="the model the checkpoint comes from, recorded in the contract so that evaluate reads "
-                             "its kind of test data (pix2pix: pairs); default: cycle_gan")
+                             "its kind of test data (pix2pix: pairs); cut and fastcut: CUT's generator, anti-aliased "
+                             "unless told otherwise below; default: cycle_gan")
+    parser.add_argument("--no_antialias", action="store_true",
+                        help="cut, fastcut: the checkpoint downsamples with plain stride-2 convolutions (CUT's "
+                             "--no_antialias); default: CUT's blurred downsampling, as its published models")
+    parser.add_argument("--no_antialias_up", action="store_true",
+                        help="cut, fastcut: the checkpoint upsamples with transposed convolutions (CUT's "
+                             "--no_antialias_up); default: CUT's blurred upsampling and 3x3 convolution")
     parser.add_argument("--eval", action="store_true",
                         help="export in eval mode: batch norm's running statistics from the checkpoint, no dropout "
                              "(PyTorch's model.eval()); default: the reference's test mode (each image's own "
                              "statistics, dropout on), which the pix2pix models were published with")
+    return parser
+
+
+def main(argv=None) -> int:
+    from tf_cyclegan.cli import quiet_tensorflow, run_command
+    from tf_cyclegan.config import CONTRASTIVE, GENERATORS_HELP, RESNET, UNET_DOWNS, antialiasing
+    from tf_cyclegan.directions import DIRECTIONS
+
+    parser = _parser()
     args = parser.parse_args(argv)
     if not (RESNET.match(args.netG) or args.netG in UNET_DOWNS):
         parser.error(f"--netG: {args.netG!r} is not {GENERATORS_HELP}")
     if args.ngf < 1 or args.max_pixels < 1:
         parser.error("--ngf and --max_pixels must be at least 1")
+    for flag in ("no_antialias", "no_antialias_up"):
+        if getattr(args, flag) and args.model not in CONTRASTIVE:
+            parser.error(f"--{flag}: only with --model cut or fastcut")
+    if args.model in CONTRASTIVE and not RESNET.match(args.netG):
+        parser.error(f"--netG {args.netG}: CUT's generators are ResNets (resnet_<N>blocks)")
+    resampling = antialiasing(args)  # CUT's default: both on
     quiet_tensorflow()
     from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
 
     def work():
         try:
-            generator = convert(args.checkpoint, args.netG, args.ngf, args.norm, args.dropout)
+            generator = convert(args.checkpoint, args.netG, args.ngf, args.norm, args.dropout, **resampling)
             folder = export_generator(
                 generator, Path(args.output) / args.name, args.name, args.source, args.target,
                 os.path.abspath(args.checkpoint), {"model": args.model, "netG": args.netG, "ngf": args.ngf,
-                                                   "norm": args.norm, "use_dropout": args.dropout,
+                                                   "norm": args.norm, "use_dropout": args.dropout, **resampling,
                                                    "converted_from": "pytorch"},
                 args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS, mode="eval" if args.eval else "train",
                 about={"model": args.model, **({"model_directions": [args.name]} if args.name in DIRECTIONS else {})})

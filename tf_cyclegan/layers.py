@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -161,3 +162,44 @@ def conv_init(init_type: str = "normal", gain: float = 0.02) -> keras.initialize
     if init_type == "orthogonal":
         return keras.initializers.Orthogonal(gain)
     raise ValueError(f"init_type must be one of {', '.join(INIT_TYPES)}, got {init_type!r}")
+
+
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class Blur2D(keras.layers.Layer):
+    """CUT's anti-aliased downsampling (Zhang 2019, "Making convolutional networks shift-invariant again")
+    after its reflection padding: every channel blurred with [1,2,1] x [1,2,1] / 16, then every second
+    pixel kept. The filter is a constant, not a weight, as the reference's registered buffer; a depthwise
+    convolution in TFLite."""
+
+    def __init__(self, strides: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.strides = (int(strides), int(strides))
+
+    def call(self, x):
+        taps = np.array([1.0, 2.0, 1.0])
+        kernel = np.tile((np.outer(taps, taps) / 16.0)[:, :, None, None], [1, 1, x.shape[-1], 1])
+        return ops.depthwise_conv(x, ops.convert_to_tensor(kernel, dtype=x.dtype), strides=self.strides,
+                                  padding="valid")
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        shrink = lambda n: None if n is None else (n - 3) // self.strides[0] + 1  # noqa: E731
+        return (b, shrink(h), shrink(w), c)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.strides[0]}
+
+
+@keras.saving.register_keras_serializable(package="tf_cyclegan")
+class BilinearUpsampling2D(keras.layers.Layer):
+    """CUT's anti-aliased upsampling: a [1,3,3,1] blur of the 2x zero-stuffed image with edge padding, which
+    is bilinear resizing to twice the size with half-pixel centres. Keras' UpSampling2D needs the sides
+    known when traced, which the serving signatures' images are not."""
+
+    def call(self, x):
+        size = tf.shape(x)[1:3] * 2
+        return tf.cast(tf.image.resize(x, size, method="bilinear"), x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)

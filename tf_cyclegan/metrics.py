@@ -132,6 +132,8 @@ def measure(a2b: Translator | None, b2a: Translator | None, test_a: np.ndarray, 
             m.update(cycle_l1=_mean(l1(cycled[direction], real)), cycle_psnr=_mean(cycle_psnr),
                      cycle_ssim=_mean(ssim(cycled[direction], real)))
             shown.update(cycled=cycled[direction], cycle_psnr=cycle_psnr)
+        else:  # one generator (pix2pix, CUT): how much of its input's structure the translation keeps
+            m["input_ssim"] = _mean(ssim(fake, real))
         if paired:
             truth_psnr, identity_psnr = psnr(fake, target), psnr(real, target)
             m.update(truth_psnr=_mean(truth_psnr), identity_psnr=_mean(identity_psnr),
@@ -161,6 +163,8 @@ def summary_lines(report: dict) -> list[str]:
                          f"{m['psnr_gain']:+.2f} dB), SSIM {m['truth_ssim']:.3f} (identity {m['identity_ssim']:.3f})")
         if "fid" in m:
             parts.append(f"FID {m['fid']:.1f} (identity {m['fid_identity']:.1f}), KID {m['kid']:.4f}")
+        if "input_ssim" in m:
+            parts.append(f"SSIM to its input {m['input_ssim']:.3f}")
         lines.append(f"  {src} -> {dst}: " + ("; ".join(parts) or f"{m['images']} images translated"))
     return lines
 

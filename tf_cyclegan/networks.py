@@ -5,6 +5,11 @@ bottom/right; we pad explicitly so that weights carry over from the reference an
 PyTorch ConvTranspose2d(stride 2, padding 1) is a 'valid' transposed conv with the padding cropped off
 (k=3 with output_padding=1: the first row and column; k=4: one on each side). Inputs are (None, None, C):
 any height and width that are multiples of size_multiple_of(generator).
+
+CUT's networks (--model cut, fastcut) are the same with anti-aliased resampling (Zhang 2019): a stride-2
+convolution becomes a stride-1 one followed by a [1,2,1] blur with stride 2, and a transposed convolution
+a [1,3,3,1] blurred upsampling (which is bilinear resizing) followed by a 3x3 convolution. The blur has no
+weights, so the parameter counts are CycleGAN's.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import contextlib
 import keras
 from keras import layers
 
-from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS
-from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D, ReplicaDropout, conv_init, norm_layer, uses_bias
+from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS, antialiasing
+from tf_cyclegan.layers import (BilinearUpsampling2D, Blur2D, Cropping2D, ReflectionPadding2D, ReplicaDropout,
+                                conv_init, norm_layer, uses_bias)
 
 
 @contextlib.contextmanager
@@ -33,12 +39,14 @@ def dtype_policy(name: str = "float32"):
 class _Builder:
     """The options every layer of one network shares (norm, initialisation), so the blocks stay short."""
 
-    def __init__(self, norm: str, init_type: str, init_gain: float, synchronized: bool = False):
+    def __init__(self, norm: str, init_type: str, init_gain: float, synchronized: bool = False,
+                 antialias: bool = False, antialias_up: bool = False):
         self.norm, self.init_type, self.init_gain, self.synchronized = norm, init_type, init_gain, synchronized
+        self.antialias, self.antialias_up = antialias, antialias_up
 
-    def conv(self, x, filters, kernel, stride=1, name=None, bias=None):
+    def conv(self, x, filters, kernel, stride=1, name=None, bias=None, padding="valid"):
         bias = uses_bias(self.norm) if bias is None else bias
-        return layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=bias,
+        return layers.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=bias,
                              kernel_initializer=conv_init(self.init_type, self.init_gain), name=name)(x)
 
     def up(self, x, filters, kernel, crop, name, bias=None):
@@ -51,6 +59,30 @@ class _Builder:
     def normalize(self, x, name):
         layer = norm_layer(self.norm, self.init_gain, name, self.synchronized)
         return x if layer is None else layer(x)
+
+    def down(self, x, filters, kernel, name, activation, first=False, conv_name=None):
+        """A stride-2 conv (zero padding 1), norm (not for the first), activation; anti-aliased: the conv at
+        stride 1, then the blur with stride 2 after the activation, as CUT orders them. An odd kernel at
+        stride 1 pads itself ('same' is then PyTorch's padding 1 on every side): one copy of a full-resolution
+        tensor less, forward and backward."""
+        same = self.antialias and kernel % 2 == 1
+        x = x if same else layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+        x = self.conv(x, filters, kernel, stride=1 if self.antialias else 2, name=conv_name or f"{name}_conv",
+                      bias=True if first else None, padding="same" if same else "valid")
+        x = x if first else self.normalize(x, f"{name}_norm")
+        x = activation(x)
+        if self.antialias:
+            x = ReflectionPadding2D(1, name=f"{name}_blur_pad")(x)
+            x = Blur2D(2, name=f"{name}_blur")(x)
+        return x
+
+    def resnet_up(self, x, filters, name):
+        """The ResNet's upsampling: a transposed conv (k3, stride 2, PyTorch's output_padding 1), or
+        anti-aliased: bilinear x2 (CUT's [1,3,3,1] filter with edge padding), then a 3x3 conv."""
+        if not self.antialias_up:
+            return self.up(x, filters, 3, ((1, 0), (1, 0)), name=name)
+        x = BilinearUpsampling2D(name=f"{name}_upsample")(x)
+        return self.conv(x, filters, 3, name=f"{name}_conv", padding="same")
 
 
 def _resnet_block(b: _Builder, x, filters, use_dropout, name):
@@ -75,14 +107,11 @@ def _resnet_generator(b: _Builder, inputs, n_blocks, ngf, output_nc, use_dropout
     x = b.normalize(x, "stem_norm")
     x = layers.ReLU(name="stem_relu")(x)
     for i, filters in enumerate((ngf * 2, ngf * 4)):
-        x = layers.ZeroPadding2D(1, name=f"down{i}_pad")(x)
-        x = b.conv(x, filters, 3, stride=2, name=f"down{i}_conv")
-        x = b.normalize(x, f"down{i}_norm")
-        x = layers.ReLU(name=f"down{i}_relu")(x)
+        x = b.down(x, filters, 3, f"down{i}", layers.ReLU(name=f"down{i}_relu"))
     for i in range(n_blocks):
         x = _resnet_block(b, x, ngf * 4, use_dropout, name=f"block{i}")
     for i, filters in enumerate((ngf * 2, ngf)):
-        x = b.up(x, filters, 3, ((1, 0), (1, 0)), name=f"up{i}")
+        x = b.resnet_up(x, filters, name=f"up{i}")
         x = b.normalize(x, f"up{i}_norm")
         x = layers.ReLU(name=f"up{i}_relu")(x)
     x = ReflectionPadding2D(3, name="head_pad")(x)
@@ -120,11 +149,15 @@ def _unet_generator(b: _Builder, inputs, num_downs, ngf, output_nc, use_dropout)
 
 def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int = 3, output_nc: int = 3,
                     norm: str = "instance", use_dropout: bool = False, init_type: str = "normal",
-                    init_gain: float = 0.02, name: str = "G", synchronized: bool = False) -> keras.Model:
+                    init_gain: float = 0.02, name: str = "G", synchronized: bool = False,
+                    antialias: bool = False, antialias_up: bool = False) -> keras.Model:
     """The reference's define_G. The paper uses resnet_9blocks at 256x256 and resnet_6blocks at 128x128;
-    pix2pix unet_256. `synchronized`: batch norm over every replica's images (multi-replica training)."""
-    b = _Builder(norm, init_type, init_gain, synchronized)
+    pix2pix unet_256. `synchronized`: batch norm over every replica's images (multi-replica training).
+    `antialias`, `antialias_up`: CUT's resampling (ResNets only)."""
+    b = _Builder(norm, init_type, init_gain, synchronized, antialias, antialias_up)
     inputs = keras.Input((None, None, input_nc), name="image")
+    if (antialias or antialias_up) and not RESNET.match(netG):
+        raise ValueError(f"anti-aliasing is for the ResNet generators (CUT's), not {netG}")
     if match := RESNET.match(netG):
         x = _resnet_generator(b, inputs, int(match.group(1)), ngf, output_nc, use_dropout)
     elif netG in UNET_DOWNS:
@@ -137,7 +170,7 @@ def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int =
 
 # Layers that downsample by their stride. A network given sides that are not multiples of the product of
 # their strides gives back another size (2 * ceil(h / 2) after a stride-2 conv and a transposed conv).
-_DOWNSAMPLING = (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D)
+_DOWNSAMPLING = (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D, Blur2D)
 
 
 def size_multiple_of(generator: keras.Model) -> int:
@@ -154,22 +187,23 @@ def size_multiple_of(generator: keras.Model) -> int:
 def generator_options(config) -> dict:
     """build_generator's arguments for a run's config (shared by training, export and translate)."""
     return dict(netG=config.netG, ngf=config.ngf, norm=config.norm, use_dropout=config.use_dropout,
-                init_type=config.init_type, init_gain=config.init_gain)
+                init_type=config.init_type, init_gain=config.init_gain, **antialiasing(config))
 
 
 def discriminator_options(config) -> dict:
     """build_discriminator's arguments for a run's config."""
     return dict(netD=config.netD, ndf=config.ndf, n_layers_D=config.n_layers_D, norm=config.norm,
-                init_type=config.init_type, init_gain=config.init_gain)
+                init_type=config.init_type, init_gain=config.init_gain, antialias=antialiasing(config)["antialias"])
 
 
 def build_discriminator(netD: str = "basic", ndf: int = 64, n_layers_D: int = 3, input_nc: int = 3,
                         norm: str = "instance", init_type: str = "normal", init_gain: float = 0.02,
-                        name: str = "D_Y", synchronized: bool = False) -> keras.Model:
+                        name: str = "D_Y", synchronized: bool = False, antialias: bool = False) -> keras.Model:
     """The reference's define_D: PatchGAN with one real/fake score per overlapping patch ('basic' is the
     paper's 70x70 net, n_layers_D is then ignored as in the reference; 'n_layers' uses it), or 'pixel'
-    (1x1 PatchGAN). pix2pix's conditional discriminator sees input and output side by side: input_nc 6."""
-    b = _Builder(norm, init_type, init_gain, synchronized)
+    (1x1 PatchGAN). pix2pix's conditional discriminator sees input and output side by side: input_nc 6.
+    `antialias`: CUT's blurred stride-2 convolutions (the PatchGANs)."""
+    b = _Builder(norm, init_type, init_gain, synchronized, antialias)
     inputs = keras.Input((None, None, input_nc), name="image")
     if netD == "pixel":
         x = b.conv(inputs, ndf, 1, name="conv0", bias=True)
@@ -186,17 +220,17 @@ def build_discriminator(netD: str = "basic", ndf: int = 64, n_layers_D: int = 3,
     if n_layers_D < 1:
         raise ValueError(f"n_layers_D must be at least 1, got {n_layers_D}")
 
-    def conv_block(x, filters, stride, i, first=False):
-        x = layers.ZeroPadding2D(1, name=f"conv{i}_pad")(x)
-        x = b.conv(x, filters, 4, stride=stride, name=f"conv{i}", bias=True if first else None)
-        if not first:
-            x = b.normalize(x, f"conv{i}_norm")
-        return layers.LeakyReLU(0.2, name=f"conv{i}_lrelu")(x)
+    def conv_block(x, filters, i, first=False):
+        return b.down(x, filters, 4, f"conv{i}", layers.LeakyReLU(0.2, name=f"conv{i}_lrelu"), first=first,
+                      conv_name=f"conv{i}")
 
-    x = conv_block(inputs, ndf, 2, 0, first=True)
+    x = conv_block(inputs, ndf, 0, first=True)
     for n in range(1, n_layers_D):
-        x = conv_block(x, ndf * min(2**n, 8), 2, n)
-    x = conv_block(x, ndf * min(2**n_layers_D, 8), 1, n_layers_D)
+        x = conv_block(x, ndf * min(2**n, 8), n)
+    x = layers.ZeroPadding2D(1, name=f"conv{n_layers_D}_pad")(x)
+    x = b.conv(x, ndf * min(2**n_layers_D, 8), 4, name=f"conv{n_layers_D}")
+    x = b.normalize(x, f"conv{n_layers_D}_norm")
+    x = layers.LeakyReLU(0.2, name=f"conv{n_layers_D}_lrelu")(x)
     x = layers.ZeroPadding2D(1, name="head_pad")(x)
     outputs = b.conv(x, 1, 4, name="head_conv", bias=True)
     return keras.Model(inputs, outputs, name=name)

@@ -11,9 +11,10 @@ import subprocess
 import sys
 import tempfile
 
-from tf_cyclegan.bench.options import DEFAULT_SECTIONS, INFERENCE, PROG, RESULT, SECTIONS, BenchOptions
+from tf_cyclegan.bench.options import (BASELINE, DEFAULT_SECTIONS, INFERENCE, PROG, REFERENCE_MODELS, RESULT,
+                                      SECTIONS, BenchOptions, split_list)
 from tf_cyclegan.cli import add_dataclass_options, fail
-from tf_cyclegan.config import GENERATORS_HELP, RESNET, UNET_DOWNS, size_multiple
+from tf_cyclegan.config import CONTRASTIVE, GENERATORS_HELP, MODELS, RESNET, UNET_DOWNS, size_multiple
 from tf_cyclegan.errors import first_line
 
 
@@ -31,7 +32,7 @@ def spawn(kind: str, options: BenchOptions, **extra) -> dict:
 
 def describe(record: dict) -> str:
     kind = record["bench"]
-    rss = f", peak RSS {record['peak_rss_mib'] / 1024:.2f} GiB" if "peak_rss_mib" in record else ""
+    rss = f", peak RSS {record['peak_rss_mib']:.0f} MiB" if "peak_rss_mib" in record else ""
     if "error" in record:
         return f"{kind}{' ' + record['model'] if 'model' in record else ''}: failed ({record['error']})"
     if kind == "machine":
@@ -46,10 +47,19 @@ def describe(record: dict) -> str:
                 f"{' (XLA)' if record['jit_compile'] else ''}"
                 f"{' low-memory' if record['low_memory'] else ''}"
                 f"{'' if record['mixed_precision'] == 'off' else ' ' + record['mixed_precision']}: "
-                f"{record['median_s']:.2f} s/iter median, "
-                f"fastest {record['min_s']:.2f} s; trace + first {record['trace_and_first_s']:.1f} s; "
+                f"{record['median_s']:.2f} s/iter median"
+                + (f", mean {record['mean_s']:.2f} s" if "mean_s" in record else "")
+                + f", fastest {record['min_s']:.2f} s"
+                + (f", {record['steps_s']:.2f} steps/s" if "steps_s" in record else "")
+                + f"; trace + first {record['trace_and_first_s']:.1f} s; "
                 f"{record['images_s']:.2f} images/s; {record['tflop']:.3f} TFLOP/iter, {record['gflop_s']:.0f} "
                 f"GFLOP/s" + (f" ({peak:.0%} of the best matmul)" if peak else "") + rss)
+    if kind == "ratio":
+        return (f"{record['model']} {record['size']}x{record['size']} batch {record['batch_size']}: "
+                f"{record['step_ratio']:.2f}x {record['baseline']}'s step, {record['peak_rss_ratio']:.2f}x its "
+                "peak RSS")
+    if kind == "reference" and "skipped" in record:
+        return f"PyTorch reference {record['model']}: skipped ({record['skipped']})"
     if kind == "reference":
         ours = record.get("ours_vs_reference")
         precision = record["mixed_precision"]
@@ -72,88 +82,158 @@ def describe(record: dict) -> str:
             f"median, fastest {record['min_s']:.3f} s" + rss)
 
 
-def run(options: BenchOptions, emit) -> list[dict]:
+def run(options: BenchOptions, emit, sizes: list[int] | None = None) -> list[dict]:
+    """Every section asked for, each measurement in a worker: train (and reference) for each model of --model
+    at each size, with the ratios of each model's step time and peak RSS to cycle_gan's when it is among
+    them; the pipeline and inference for the first model at the first size."""
     sections = [s for s in options.only.split(",") if s] or list(DEFAULT_SECTIONS)
+    models, sizes = options.models, sizes or [options.size]
     records, matmul, training_images_s, ours = [], None, None, {}
-    model = {"model": options.model}  # in every record: what was measured, ours and the reference's
-    tag = {**model, "size": options.size, "netG": options.netG, "ngf": options.ngf,
-           "jit_compile": options.jit_compile, "low_memory": options.low_memory,
-           "mixed_precision": options.mixed_precision}
 
     def add(record):
-        record = {**record, **model}
         records.append(record)
         emit(record)
 
+    def tag(opts: BenchOptions) -> dict:  # in every record: what was measured, ours and the reference's
+        return {"model": opts.model, "size": opts.size, "netG": opts.netG, "ngf": opts.ngf,
+                "jit_compile": opts.jit_compile, "low_memory": opts.low_memory,
+                "mixed_precision": opts.mixed_precision}
+
+    batch_sizes = [int(b) for b in options.batch_sizes.split(",")]
+    first = options.for_model(models[0], sizes[0])
     if "machine" in sections:
-        add(spawn("machine", options))
+        add({**spawn("machine", first), "model": ",".join(models)})
         matmul = records[-1].get("best_matmul_gflop_s")
     if "train" in sections:
-        for batch_size in (int(b) for b in options.batch_sizes.split(",")):
-            record = {**spawn("train", options, batch_size=batch_size), **tag}
-            if matmul and "gflop_s" in record:
-                record["of_matmul_peak"] = record["gflop_s"] / matmul
-            training_images_s = training_images_s or record.get("images_s")
-            ours[batch_size] = record.get("median_s")
-            add(record)
+        for size in sizes:
+            trained = {}
+            for model in models:
+                opts = options.for_model(model, size)
+                for batch_size in batch_sizes:
+                    record = {**spawn("train", opts, batch_size=batch_size), **tag(opts)}
+                    if matmul and "gflop_s" in record:
+                        record["of_matmul_peak"] = record["gflop_s"] / matmul
+                    training_images_s = training_images_s or record.get("images_s")
+                    ours[model, size, batch_size] = record.get("median_s")
+                    trained[model, batch_size] = record
+                    add(record)
+            for record in ratios(trained, models, batch_sizes, size):
+                add(record)
     if "reference" in sections:
-        for batch_size in (int(b) for b in options.batch_sizes.split(",")):
-            record = {**spawn("reference", options, batch_size=batch_size), **tag}
-            if ours.get(batch_size) and "median_s" in record:
-                record["ours_vs_reference"] = ours[batch_size] / record["median_s"]
-            add(record)
+        for model in models:
+            if model not in REFERENCE_MODELS:
+                add({"bench": "reference", "model": model, "skipped": f"there is no PyTorch reference timing of "
+                     f"{model}, only of {' and '.join(REFERENCE_MODELS)}"})
+                continue
+            for size in sizes:
+                opts = options.for_model(model, size)
+                for batch_size in batch_sizes:
+                    record = {**spawn("reference", opts, batch_size=batch_size), **tag(opts)}
+                    if ours.get((model, size, batch_size)) and "median_s" in record:
+                        record["ours_vs_reference"] = ours[model, size, batch_size] / record["median_s"]
+                    add(record)
     if "pipeline" in sections:
-        record = {**spawn("pipeline", options), "size": options.size}
+        record = {**spawn("pipeline", first), "model": first.model, "size": first.size}
         if training_images_s and "images_s" in record:
             record["x_training"] = record["images_s"] / training_images_s
         add(record)
     if "inference" in sections:
         with tempfile.TemporaryDirectory() as tmp:
-            exported = spawn("export", options, folder=tmp)
-            add({**exported, "netG": options.netG})
+            exported = spawn("export", first, folder=tmp)
+            add({**exported, "model": first.model, "netG": first.netG})
             for runtime in INFERENCE:
                 if "folder" not in exported and runtime != "keras":
                     continue
-                add({**spawn(runtime, options, folder=exported.get("folder", tmp)), "size": options.infer_size,
-                     "netG": options.netG})
+                add({**spawn(runtime, first, folder=exported.get("folder", tmp)), "model": first.model,
+                     "size": first.infer_size, "netG": first.netG})
     return records
 
 
+def ratios(trained: dict, models: list[str], batch_sizes: list[int], size: int) -> list[dict]:
+    """Each model's step time and worker peak RSS over cycle_gan's at the same size and batch (none unless
+    cycle_gan is among the models and both timings succeeded)."""
+    out = []
+    for model in models:
+        for batch_size in batch_sizes:
+            base, other = trained.get((BASELINE, batch_size)), trained.get((model, batch_size))
+            if model == BASELINE or not base or not other or "error" in base or "error" in other:
+                continue
+            out.append({"bench": "ratio", "model": model, "baseline": BASELINE, "size": size,
+                        "batch_size": batch_size, "step_ratio": other["median_s"] / base["median_s"],
+                        "peak_rss_ratio": other["peak_rss_mib"] / base["peak_rss_mib"]})
+    return out
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description="Time training (CycleGAN's or pix2pix's step, ours and "
-                                     "the PyTorch reference's), the input pipeline and inference.")
-    add_dataclass_options(parser, BenchOptions)
+    parser = argparse.ArgumentParser(prog=PROG, description="Time training (the train step of each model of "
+                                     "--model, ours and the PyTorch reference's), the input pipeline and inference.")
+    # --model and --size take lists (a worker's options hold one of each): in the fields' order, --size as text.
+    add_dataclass_options(parser, BenchOptions, skip=[f.name for f in dataclasses.fields(BenchOptions)][1:])
+    parser.add_argument("--size", default="128", metavar="SIZE", help=(
+        "training image size (crop_size), or several comma-separated, e.g. 128,256: the train and reference "
+        "sections time each model at each size in one run, the pipeline the first size (default: 128)"))
+    add_dataclass_options(parser, BenchOptions, skip=("model", "size"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(json.loads(args.worker))
-    options = BenchOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(BenchOptions)})
+    try:
+        sizes = [int(size) for size in split_list(args.size)]
+    except ValueError:
+        sizes = []
+    if not sizes:
+        parser.error(f"--size: {args.size!r} is not a size or a comma-separated list of sizes such as 128,256")
+    models = split_list(args.model)
+    unknown = [model for model in models if model not in MODELS]
+    if unknown or not models:
+        parser.error(f"--model: {', '.join(map(repr, unknown)) or repr(args.model)} is not one of "
+                     f"{', '.join(MODELS)} (several: comma-separated, e.g. cut,fastcut,cycle_gan)")
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchOptions)}
+    options = BenchOptions(**{**values, "model": ",".join(models), "size": sizes[0]})
     unknown = [s for s in options.only.split(",") if s and s not in SECTIONS]
     if unknown:
         parser.error(f"--only: {', '.join(unknown)} is not one of {', '.join(SECTIONS)}")
-    for name in ("size", "iters", "ngf", "infer_size"):
+    for name in ("iters", "ngf", "infer_size"):
         if getattr(options, name) < 1:
             parser.error(f"--{name}: must be at least 1")
-    if not (RESNET.match(options.netG) or options.netG in UNET_DOWNS):
-        parser.error(f"--netG: {options.netG!r} is not one of {GENERATORS_HELP}")
-    if options.netG in UNET_DOWNS:  # its 2^n downsamplings need sides that halve n times
-        for name in ("size", "infer_size"):
-            if getattr(options, name) % size_multiple(options.netG):
-                parser.error(f"--{name}: {options.netG} needs a multiple of {size_multiple(options.netG)}, "
-                             f"got {getattr(options, name)}")
+    if any(size < 1 for size in sizes):
+        parser.error("--size: must be at least 1")
     try:
         [int(b) for b in options.batch_sizes.split(",")]
     except ValueError:
         parser.error(f"--batch_sizes: {options.batch_sizes!r} is not a comma-separated list of integers")
-    if "reference" in options.only.split(",") and not _have_torch():
+    for model in models:
+        check_model(parser, options.for_model(model), sizes)
+    sections = options.only.split(",")
+    if "reference" in sections and set(models) & set(REFERENCE_MODELS) and not _have_torch():
         fail(PROG, "--only reference times the PyTorch reference on this machine and needs PyTorch: "
                    "pip install 'tf_cyclegan[torch]'")
     emit = (lambda r: print(json.dumps(r), flush=True)) if options.json else (lambda r: print(describe(r), flush=True))
     try:
-        records = run(options, emit)
+        records = run(options, emit, sizes)
     except OSError as e:
         fail(PROG, first_line(e))
     return 1 if any("error" in r for r in records) else 0
+
+
+def check_model(parser: argparse.ArgumentParser, options: BenchOptions, sizes: list[int]) -> None:
+    """argparse's one-line error (exit 2) when one model's generator or sizes do not go together."""
+    from tf_cyclegan.bench.workers import bench_config
+
+    netG, model = options.netG, options.model
+    if not (RESNET.match(netG) or netG in UNET_DOWNS):
+        parser.error(f"--netG: {netG!r} is not one of {GENERATORS_HELP}")
+    if model in CONTRASTIVE and not RESNET.match(netG):
+        parser.error(f"--netG: --model {model} needs a ResNet generator (resnet_<N>blocks), got {netG}")
+    multiple = size_multiple(netG)  # its 2^n downsamplings need sides that halve n times
+    for name, values in (("size", sizes), ("infer_size", [options.infer_size])):
+        for value in values:
+            if value % multiple and (netG in UNET_DOWNS or name == "size"):
+                parser.error(f"--{name}: {netG} needs a multiple of {multiple}, got {value}")
+    for size in sizes:
+        errors = bench_config(options.for_model(model, size)).errors()
+        if errors:
+            parser.error(f"--model {model}: {errors[0]}")
 
 
 def worker_main(spec: dict) -> int:

@@ -1,5 +1,6 @@
 """The reference's CycleGAN and pix2pix in PyTorch (junyanz/pytorch-CycleGAN-and-pix2pix, rebuilt from its
-architecture, with its module paths so state-dict keys match): the networks for the from_torch parity tests,
+architecture, with its module paths so state-dict keys match), and CUT's anti-aliased ResNet generator
+(taesungp/contrastive-unpaired-translation, same keys and buffers): the networks for the from_torch parity tests,
 and each model's training iteration for `python -m tf_cyclegan.bench --only reference [--model pix2pix]`, so
 that our speed is compared with the reference's on the same machine. Needs PyTorch (the `torch` extra).
 """
@@ -46,6 +47,82 @@ class ResnetGenerator(nn.Module):
     def forward(self, x):
         return self.model(x)
 
+def binomial_filter(size: int) -> torch.Tensor:
+    """CUT's get_filter: the outer product of a binomial row ([1,2,1] for 3, [1,3,3,1] for 4), summing to 1."""
+    taps = torch.tensor({3: [1.0, 2.0, 1.0], 4: [1.0, 3.0, 3.0, 1.0]}[size])
+    kernel = taps[:, None] * taps[None, :]
+    return kernel / kernel.sum()
+
+
+class Downsample(nn.Module):
+    """CUT's anti-aliased downsampling (filt_size 3, stride 2): reflection pad 1, then each channel blurred by
+    its copy of the filter, every second pixel kept. The filter is a buffer: model.<i>.filt (C, 1, 3, 3)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.register_buffer("filt", binomial_filter(3)[None, None].repeat(channels, 1, 1, 1))
+        self.pad = nn.ReflectionPad2d(1)
+
+    def forward(self, x):
+        return nn.functional.conv2d(self.pad(x), self.filt, stride=2, groups=x.shape[1])
+
+
+class Upsample(nn.Module):
+    """CUT's anti-aliased upsampling (filt_size 4, stride 2): replication pad 1, a transposed conv with the
+    [1,3,3,1] filter times stride² (padding 2), one pixel cropped from each side: bilinear x2."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.register_buffer("filt", (binomial_filter(4) * 4)[None, None].repeat(channels, 1, 1, 1))
+        self.pad = nn.ReplicationPad2d(1)
+
+    def forward(self, x):
+        y = nn.functional.conv_transpose2d(self.pad(x), self.filt, stride=2, padding=2, groups=x.shape[1])
+        return y[:, :, 1:-1, 1:-1]
+
+
+class CUTGenerator(nn.Module):
+    """CUT's ResnetGenerator (taesungp/contrastive-unpaired-translation, models/networks.py), module for module:
+    without no_antialias each stride-2 conv is a stride-1 conv, norm, ReLU, Downsample; without no_antialias_up
+    each transposed conv is Upsample then a 3x3 conv. With both switches on it is CycleGAN's ResnetGenerator."""
+
+    def __init__(self, ngf, n_blocks, norm, use_dropout=False, no_antialias=False, no_antialias_up=False):
+        super().__init__()
+        use_bias = norm.func == nn.InstanceNorm2d
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7, bias=use_bias), norm(ngf), nn.ReLU(True)]
+        for mult in (1, 2):
+            stride, blur = (2, []) if no_antialias else (1, [Downsample(ngf * mult * 2)])
+            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=stride, padding=1, bias=use_bias),
+                       norm(ngf * mult * 2), nn.ReLU(True), *blur]
+        layers += [ResnetBlock(ngf * 4, norm, use_dropout, use_bias) for _ in range(n_blocks)]
+        for mult in (4, 2):
+            if no_antialias_up:
+                layers.append(nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1,
+                                                 output_padding=1, bias=use_bias))
+            else:
+                layers += [Upsample(ngf * mult), nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=1, bias=use_bias)]
+            layers += [norm(ngf * mult // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x, layers=(), encode_only=False):
+        """CUT's forward: the translation; with `layers` also the outputs of those modules (its --nce_layers),
+        and with encode_only those alone, stopping after the last."""
+        if not layers:
+            return self.model(x)
+        feats = []
+        for index, module in enumerate(self.model):
+            x = module(x)
+            if index in layers:
+                feats.append(x)
+            if encode_only and index == max(layers):
+                return feats
+        return x, feats
+
+    def encode(self, x, layers):
+        """The features PatchNCE compares: forward(x, layers, encode_only=True)."""
+        return self.forward(x, layers, encode_only=True)
+
 
 class UnetBlock(nn.Module):
     def __init__(self, outer_nc, inner_nc, norm, input_nc=None, submodule=None, outermost=False, innermost=False,
@@ -89,6 +166,7 @@ class UnetGenerator(nn.Module):
 
 INSTANCE = functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
 BATCH = functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+NONE = functools.partial(nn.Identity)  # --norm none: Identity modules, and (not instance norm) no conv biases
 
 
 class NLayerDiscriminator(nn.Module):

@@ -23,17 +23,37 @@ def _timings(fn, iters: int) -> dict:
         started = time.perf_counter()
         fn()
         times.append(time.perf_counter() - started)
-    return {"median_s": statistics.median(times), "min_s": min(times), "iters": iters}
+    return {"median_s": statistics.median(times), "mean_s": statistics.fmean(times), "min_s": min(times),
+            "iters": iters}
 
 
 def count_flops(concrete_function) -> int:
-    """Floating-point operations of one call, counted op by op from the traced graph by TF's profiler
-    (convolutions and their two gradients, matmuls, element-wise ops, reductions)."""
-    import tensorflow as tf
+    """Floating-point operations of one call, counted op by op from the traced graph with the statistics TF's
+    profiler uses (convolutions and their two gradients, matmuls, element-wise ops, reductions), over the ops a
+    call runs: those its outputs and its stateful ops (the variable updates) depend on. The traced graph also
+    holds ops that nothing uses, which grappler drops before the graph runs: each gradient call of a
+    persistent tape traces the whole backward pass from its loss, and only the gradients asked for are used
+    (CUT's three optimizers would count G's backward pass three times)."""
+    from tensorflow.python.framework import ops
 
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    return int(tf.compat.v1.profiler.profile(concrete_function.graph, options=options).total_float_ops)
+    graph = concrete_function.graph
+    run, stack = set(), [t.op for t in graph.outputs] + list(graph.control_outputs)
+    while stack:
+        op = stack.pop()
+        if op.name in run:
+            continue
+        run.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    total = 0
+    for op in graph.get_operations():
+        if op.name not in run:
+            continue
+        try:
+            total += ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0
+        except ValueError:  # a shape not known at trace time: the profiler skips the op too
+            pass
+    return int(total)
 
 
 # -- the measurements, each run in a worker process --------------------------------------------------
@@ -84,7 +104,8 @@ def measure_machine(options: BenchOptions) -> dict:
 
 def bench_config(options: BenchOptions, batch_size: int = 1):
     """The run config of what is timed: the model's defaults (Config.for_model: pix2pix's are batch norm,
-    dropout, vanilla GAN, no pool, lambda_L1 100) with the bench's networks and sizes."""
+    dropout, vanilla GAN, no pool, lambda_L1 100; CUT's and FastCUT's their PatchNCE settings, anti-aliasing,
+    no pool) with the bench's networks and sizes."""
     from tf_cyclegan.config import Config
 
     return Config.for_model(options.model, netG=options.netG, ngf=options.ngf, ndf=options.ngf,
@@ -102,7 +123,7 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
     model = model_class(options.model)(bench_config(options, batch_size), steps_per_epoch=10**6,
                                        image_shape=(options.size, options.size))
     shape = [batch_size, options.size, options.size, 3]
-    # CycleGAN: an X and a Y image; pix2pix: an input and its paired truth.
+    # CycleGAN, CUT, FastCUT: an X and a Y image; pix2pix: an input and its paired truth.
     real_x, real_y = tf.random.uniform(shape, -1, 1, seed=1), tf.random.uniform(shape, -1, 1, seed=2)
 
     def step():  # to the end: every log fetched
@@ -113,14 +134,19 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
     trace_s = time.perf_counter() - started
     flops = count_flops(model.train_step.get_concrete_function(real_x, real_y))
     timing = _timings(step, options.iters)
-    return {"batch_size": batch_size, "trace_and_first_s": trace_s, **timing,
+    return {"batch_size": batch_size, "trace_and_first_s": trace_s, **timing, "steps_s": 1 / timing["median_s"],
             "images_s": 2 * batch_size / timing["median_s"],  # two images per batch element
             "tflop": flops / 1e12, "gflop_s": flops / timing["median_s"] / 1e9}
 
 
 def measure_reference(options: BenchOptions, batch_size: int) -> dict:
     """The same iteration in the reference's PyTorch code, with as many threads as cores."""
+    from tf_cyclegan.bench.options import REFERENCE_MODELS
     from tf_cyclegan.config import RESNET, UNET_DOWNS
+
+    if options.model not in REFERENCE_MODELS:  # cli.run skips them with a note
+        raise ValueError(f"there is no PyTorch reference timing of {options.model}, only of "
+                         f"{' and '.join(REFERENCE_MODELS)}")
 
     match = RESNET.match(options.netG)
     if options.model == "cycle_gan" and not match:

@@ -21,6 +21,10 @@ def model_class(name: str):
         from tf_cyclegan.models.pix2pix import Pix2Pix
 
         return Pix2Pix
+    if name in ("cut", "fastcut"):
+        from tf_cyclegan.models.cut import CUT
+
+        return CUT
     from tf_cyclegan.errors import RunError
 
     raise RunError(f"--model {name}: not a model of this version (tf_cyclegan.config.MODELS lists them); "
