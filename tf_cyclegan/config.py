@@ -33,7 +33,7 @@ MODEL_DEFAULTS = {
     "fastcut": dict(init_type="xavier", pool_size=0, lambda_NCE=10.0, flip_equivariance=True, n_epochs=150,
                     n_epochs_decay=50),
 }
-# The fields that only CUT reads, and their defaults' names in its help.
+# The fields that only CUT reads: other models refuse them when they differ from their defaults.
 CONTRASTIVE_FIELDS = ("no_antialias", "no_antialias_up", "lambda_GAN", "lambda_NCE", "nce_idt", "nce_layers",
                       "nce_includes_all_negatives_from_minibatch", "netF_nc", "nce_T", "num_patches",
                       "flip_equivariance")

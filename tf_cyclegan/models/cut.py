@@ -121,27 +121,32 @@ class CUT(TranslationModel):
         return self._nce(keys, same_y, flipped)
 
     def _combined(self, losses: dict) -> dict:
+        """The logged losses, in LOSS_NAMES' order, with loss_G: what G and H minimise."""
         c = self.config
         nce = 0.5 * (losses["loss_NCE"] + losses["loss_NCE_Y"]) if c.nce_idt else losses["loss_NCE"]
-        return {**losses, "loss_G": losses["loss_G_GAN"] + nce}
+        losses = {**losses, "loss_G": losses["loss_G_GAN"] + nce}
+        return {name: losses[name] for name in LOSS_NAMES}
 
     def _objective(self, real_x, real_y):
         """Every loss of the step, as one computation (the step takes the two parts' gradients in turn)."""
         flipped = self._draw_flip()
         losses = self._x_part(real_x, real_y, flipped)
         losses["loss_NCE_Y"] = self._y_part(real_y, flipped) if self.config.nce_idt else tf.constant(0.0)
-        return {name: self._combined(losses)[name] for name in LOSS_NAMES}
+        return self._combined(losses)
 
-    def _part_gradients(self, generator_loss, discriminator_loss, tape):
-        """Gradients of G, H (zeros where a part leaves them out) and D of one part of the loss."""
-        def grads(loss, optimizer, variables):
-            if loss is None:
-                return [tf.zeros_like(v) for v in variables]
-            return [g if g is not None else tf.zeros_like(v)
-                    for g, v in zip(tape.gradient(self._scaled(loss, optimizer), variables), variables)]
-        return (grads(generator_loss, self.optimizer_G, self.G.trainable_variables),
-                grads(generator_loss, self.optimizer_H, self.H.trainable_variables),
-                grads(discriminator_loss, self.optimizer_D, self.D.trainable_variables))
+    def _gradients(self, tape, loss, optimizer, variables) -> list[tf.Tensor]:
+        """The gradients of one part's loss (zeros for the variables it leaves out: H when λ_NCE is 0)."""
+        gradients = tape.gradient(self._scaled(loss, optimizer), variables)
+        return [g if g is not None else tf.zeros_like(v) for g, v in zip(gradients, variables)]
+
+    def _generator_gradients(self, tape, loss) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+        """G's and H's gradients of a part's loss, in one backward pass unless each optimizer scales the loss
+        its own way (fp16)."""
+        G, H = self.G.trainable_variables, self.H.trainable_variables
+        if self.loss_scaling:
+            return (self._gradients(tape, loss, self.optimizer_G, G), self._gradients(tape, loss, self.optimizer_H, H))
+        both = self._gradients(tape, loss, self.optimizer_G, G + H)
+        return both[:len(G)], both[len(G):]
 
     def _replica_step(self, real_x, real_y):
         c = self.config
@@ -152,20 +157,21 @@ class CUT(TranslationModel):
         with tf.GradientTape(persistent=True) as tape:
             losses = self._x_part(real_x, real_y, flipped)
             generator_loss = losses["loss_G_GAN"] + idt_weight * losses["loss_NCE"]
-        gradients = self._part_gradients(generator_loss, losses["loss_D"], tape)
+        gradients = (*self._generator_gradients(tape, generator_loss),
+                     self._gradients(tape, losses["loss_D"], self.optimizer_D, self.D.trainable_variables))
         del tape
         losses["loss_NCE_Y"] = tf.constant(0.0)
         # 2. The identity part, once the x part's gradients exist (and its activations are freed).
         if c.nce_idt and c.lambda_NCE > 0:
             with tf.control_dependencies([g for part in gradients for g in part]):
                 real_y = tf.identity(real_y)
-            with tf.GradientTape(persistent=True) as tape:
+            with tf.GradientTape(persistent=self.loss_scaling) as tape:
                 losses["loss_NCE_Y"] = self._y_part(real_y, flipped)
                 generator_loss = 0.5 * losses["loss_NCE_Y"]
-            g, h, _ = self._part_gradients(generator_loss, None, tape)
+            g, h = self._generator_gradients(tape, generator_loss)
             gradients = ([a + b for a, b in zip(gradients[0], g)], [a + b for a, b in zip(gradients[1], h)],
                          gradients[2])
-        losses = {name: self._combined(losses)[name] for name in LOSS_NAMES}
+        losses = self._combined(losses)
         return losses, self._nonfinite(losses, gradients), gradients
 
     def _apply(self, generator_grads, head_grads, discriminator_grads):
