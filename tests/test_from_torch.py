@@ -40,6 +40,17 @@ def assert_same_outputs(net, generator, size, seed=0):
     return float(np.abs(ours - expected).max())
 
 
+def assert_serves_like(reference, export, image):
+    """The export's uint8 serving signature translates `image` as PyTorch does, within one level."""
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(export)).signatures["serving_default"](images=tf.constant(image))
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(image.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1))
+    expected = np.clip(np.round((expected.numpy().transpose(0, 2, 3, 1) + 1) * 127.5), 0, 255)
+    assert np.abs(served["translated"].numpy().astype(int) - expected).max() <= 1
+
+
 @pytest.mark.parametrize("netG, net, size", [
     ("resnet_9blocks", lambda: ResnetGenerator(64, 9, INSTANCE), (64, 48)),
     ("resnet_6blocks", lambda: ResnetGenerator(64, 6, INSTANCE), (36, 44)),
@@ -183,8 +194,6 @@ def test_pix2pix_train_mode_agrees_with_pytorch_train_mode_at_batch_one(tmp_path
 def test_cli_eval_exports_pix2pix_in_eval_mode(tmp_path):
     import json
 
-    import tensorflow as tf
-
     reference = randomised(UnetGenerator(7, 8, BATCH, use_dropout=True), seed=4)
     path = tmp_path / "edges2shoes.pth"
     torch.save(reference.state_dict(), path)
@@ -194,11 +203,7 @@ def test_cli_eval_exports_pix2pix_in_eval_mode(tmp_path):
     contract = json.loads((out / "a2b" / "1" / "tf_cyclegan.json").read_text())
     assert contract["inference_mode"] == "eval" and contract["model_directions"] == ["a2b"]
     image = np.random.default_rng(0).integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
-    served = tf.saved_model.load(str(out / "a2b" / "1")).signatures["serving_default"](images=tf.constant(image))
-    with torch.no_grad():
-        expected = reference(torch.from_numpy(image.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1))
-    expected = np.clip(np.round((expected.numpy().transpose(0, 2, 3, 1) + 1) * 127.5), 0, 255)
-    assert np.abs(served["translated"].numpy().astype(int) - expected).max() <= 1
+    assert_serves_like(reference, out / "a2b" / "1", image)
 
 
 def test_batch_norm_keeps_pytorchs_running_statistics():
@@ -368,8 +373,6 @@ def test_cli_exports_a_cut_generator(model, flags, tmp_path):
     one direction as pix2pix's."""
     import json
 
-    import tensorflow as tf
-
     reference = randomised(CUTGenerator(8, 2, INSTANCE, no_antialias_up="--no_antialias_up" in flags), seed=9)
     out = tmp_path / "out"
     assert main([str(saved(reference, tmp_path)), "--model", model, *flags, "--netG", "resnet_2blocks", "--ngf",
@@ -378,11 +381,7 @@ def test_cli_exports_a_cut_generator(model, flags, tmp_path):
     assert contract["model"] == model and contract["model_directions"] == ["a2b"]
     assert contract["training_config"]["antialias"] and contract["training_config"]["antialias_up"] == (not flags)
     image = np.random.default_rng(0).integers(0, 256, (1, 32, 36, 3), dtype=np.uint8)
-    served = tf.saved_model.load(str(out / "a2b" / "1")).signatures["serving_default"](images=tf.constant(image))
-    with torch.no_grad():
-        expected = reference(torch.from_numpy(image.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1))
-    expected = np.clip(np.round((expected.numpy().transpose(0, 2, 3, 1) + 1) * 127.5), 0, 255)
-    assert np.abs(served["translated"].numpy().astype(int) - expected).max() <= 1
+    assert_serves_like(reference, out / "a2b" / "1", image)
 
 
 def test_cli_anti_aliasing_flags_need_cut_and_a_cut_checkpoint_needs_them(tmp_path, capsys):

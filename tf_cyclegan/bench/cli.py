@@ -106,19 +106,10 @@ def run(options: BenchOptions, emit, sizes: list[int] | None = None) -> list[dic
         matmul = records[-1].get("best_matmul_gflop_s")
     if "train" in sections:
         for size in sizes:
-            trained = {}
-            for model in models:
-                opts = options.for_model(model, size)
-                for batch_size in batch_sizes:
-                    record = {**spawn("train", opts, batch_size=batch_size), **tag(opts)}
-                    if matmul and "gflop_s" in record:
-                        record["of_matmul_peak"] = record["gflop_s"] / matmul
-                    training_images_s = training_images_s or record.get("images_s")
-                    ours[model, size, batch_size] = record.get("median_s")
-                    trained[model, batch_size] = record
-                    add(record)
-            for record in ratios(trained, models, batch_sizes, size):
-                add(record)
+            trained = _train_size(options, size, batch_sizes, matmul, tag, add)
+            training_images_s = training_images_s or next(
+                (r.get("images_s") for r in trained.values() if r.get("images_s")), None)
+            ours.update({(model, size, batch): r.get("median_s") for (model, batch), r in trained.items()})
     if "reference" in sections:
         for model in models:
             if model not in REFERENCE_MODELS:
@@ -147,6 +138,22 @@ def run(options: BenchOptions, emit, sizes: list[int] | None = None) -> list[dic
                 add({**spawn(runtime, first, folder=exported.get("folder", tmp)), "model": first.model,
                      "size": first.infer_size, "netG": first.netG})
     return records
+
+
+def _train_size(options: BenchOptions, size: int, batch_sizes: list[int], matmul, tag, add) -> dict:
+    """Every model's train step at one size, then the ratios to cycle_gan's; {(model, batch): record}."""
+    trained = {}
+    for model in options.models:
+        opts = options.for_model(model, size)
+        for batch_size in batch_sizes:
+            record = {**spawn("train", opts, batch_size=batch_size), **tag(opts)}
+            if matmul and "gflop_s" in record:
+                record["of_matmul_peak"] = record["gflop_s"] / matmul
+            trained[model, batch_size] = record
+            add(record)
+    for record in ratios(trained, options.models, batch_sizes, size):
+        add(record)
+    return trained
 
 
 def ratios(trained: dict, models: list[str], batch_sizes: list[int], size: int) -> list[dict]:
