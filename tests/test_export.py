@@ -75,7 +75,8 @@ def test_layout_is_tf_servings_and_carries_a_contract(exported):
         assert (contract["source_domain"], contract["target_domain"]) == (
             ("summer", "winter") if direction == "a2b" else ("winter", "summer"))
         assert contract["training_config"]["ngf"] == 8 and contract["checkpoint"].endswith("ckpt-3")
-        assert set(contract["signatures"]) == {"serving_default", "translate_bytes", "translate_float"}
+        assert set(contract["signatures"]) == {"serving_default", "translate_bytes", "translate_float",
+                                                  "tile_statistics", "translate_tile"}
         # Each weight is saved once: the SavedModel holds exactly the generator's parameters.
         saved = tf.train.list_variables(str(folder / "variables" / "variables"))
         params = sum(int(np.prod(shape)) for name, shape in saved if name != "_CHECKPOINTABLE_OBJECT_GRAPH")

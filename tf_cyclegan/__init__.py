@@ -1,13 +1,14 @@
 """tf_cyclegan: image-to-image translation for TensorFlow 2 and Keras 3: CycleGAN (Zhu et al., 2017) and
 pix2pix (Isola et al., 2017), parameter for parameter the reference PyTorch implementation's networks.
 
-The networks are loaded lazily so that `python -m tf_cyclegan.train --help` answers without TensorFlow.
+The networks and the Translator are loaded lazily so that `python -m tf_cyclegan.train --help` answers
+without TensorFlow.
 """
 
 from tf_cyclegan.config import Config
 
 __version__ = "0.4.0"
-__all__ = ["Config", "build_generator", "build_discriminator"]
+__all__ = ["Config", "Translator", "build_generator", "build_discriminator"]
 
 
 def __getattr__(name):
@@ -15,4 +16,8 @@ def __getattr__(name):
         from tf_cyclegan import networks
 
         return getattr(networks, name)
+    if name == "Translator":
+        from tf_cyclegan.translators import Translator
+
+        return Translator
     raise AttributeError(f"module 'tf_cyclegan' has no attribute {name!r}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from tf_cyclegan.directions import DIRECTIONS, source_target
 from tf_cyclegan.errors import EvaluateError
-from tf_cyclegan.translators import Translator
+from tf_cyclegan.translators import BatchTranslator
 
 MAX_PSNR = 100.0  # dB given to a pair of identical images (their MSE is 0), so that means stay finite
 INCEPTION_SIZE = 299
@@ -104,7 +104,7 @@ def _mean(values) -> float:
     return round(float(np.mean(values)), 4)
 
 
-def measure(a2b: Translator | None, b2a: Translator | None, test_a: np.ndarray, test_b: np.ndarray,
+def measure(a2b: BatchTranslator | None, b2a: BatchTranslator | None, test_a: np.ndarray, test_b: np.ndarray,
             paired: bool = False, features: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[dict, dict]:
     """(metrics, images): metrics per direction as in the module docstring; images per direction holds
     real, fake, cycled (and truth when paired) uint8 arrays and the per-image PSNRs, for the page. A model

@@ -45,9 +45,10 @@ def encode_like(image, name: str) -> bytes:
 
 
 def translate_files(model: str, input: str, output: str, direction: str | None = None, log=print,
-                    progress: bool = True, mode: str | None = None) -> tuple[int, list[tuple[Path, str]]]:
+                    progress: bool = True, mode: str | None = None,
+                    tiles=None) -> tuple[int, list[tuple[Path, str]]]:
     """Translate every image; returns (number written, [(file, reason skipped)]). `direction` and `mode`:
-    see translators.open_translator."""
+    see translators.open_model; `tiles` (tiling.TileOptions) says when and how large images are tiled."""
     import numpy as np
     from tqdm.auto import tqdm
 
@@ -60,10 +61,10 @@ def translate_files(model: str, input: str, output: str, direction: str | None =
     jobs = list_inputs(source)
     if not jobs:
         raise TranslateError(f"--input {input}: no image files there")
-    from tf_cyclegan.translators import open_translator
+    from tf_cyclegan.translators import Translator
 
-    translator, description = open_translator(model, direction, mode)
-    log(f"Translating {len(jobs)} image(s) with {description} into {out}")
+    translator = Translator.load(model, direction, mode, tiles=tiles)
+    log(f"Translating {len(jobs)} image(s) with {translator.description} into {out}")
     written, skipped = 0, []
     for path, relative in tqdm(jobs, unit="image", disable=not progress or len(jobs) < 2):
         try:
@@ -72,10 +73,55 @@ def translate_files(model: str, input: str, output: str, direction: str | None =
             skipped.append((path, f"{type(e).__name__}: {e}"))
             tqdm.write(f"skipped {path}: cannot read it as an image ({type(e).__name__}: {e})")
             continue
-        atomic_write(out / relative, encode_like(translator(image[None])[0], relative.name))
+        atomic_write(out / relative, encode_like(translate_one(translator, image, path, progress),
+                                                 relative.name))
         written += 1
     log(f"Wrote {written} image(s) to {out}" + (f"; skipped {len(skipped)} unreadable file(s)" if skipped else ""))
     return written, skipped
+
+
+def translate_one(translator, image, path: Path, progress: bool):
+    """One image, with a progress bar over its tiles when it is tiled."""
+    from tqdm.auto import tqdm
+
+    h, w = image.shape[:2]
+    count = translator.tile_runs(h, w)
+    if not count:
+        return translator.translate_array(image)
+    tqdm.write(f"{path}: {w}x{h} in {translator.describe_tiling(h, w)}")
+    with tqdm(total=count, unit="tile", leave=False, disable=not progress) as bar:
+        return translator.translate_array(image, progress=bar.update)
+
+
+def add_tile_arguments(parser: argparse.ArgumentParser):
+    """The tiling flags (translate, and every command that translates images of any size)."""
+    from tf_cyclegan import tiling
+
+    group = parser.add_argument_group("large images (docs/translate.md#large-images)")
+    group.add_argument("--tile", type=int, default=tiling.DEFAULT_TILE,
+                       help="side of the tiles large images are translated in (default %(default)s)")
+    group.add_argument("--overlap", type=int, default=tiling.DEFAULT_OVERLAP,
+                       help="pixels neighbouring tiles share, blended (default %(default)s)")
+    group.add_argument("--norm_stats", choices=tiling.NORM_STATS, default=tiling.DEFAULT_NORM_STATS,
+                       help=tiling.NORM_STATS_HELP + " (default %(default)s)")
+    group.add_argument("--max_pixels_untiled", type=int, default=None,
+                       help="images with more pixels are tiled (default: what a quarter of this machine's "
+                            f"memory translates untiled, now {tiling.untiled_pixel_limit():,})")
+    group.add_argument("--thumbnail_pixels", type=int, default=tiling.DEFAULT_THUMBNAIL_PIXELS,
+                       help="pixels of the shrunk copy that --norm_stats thumbnail takes statistics from "
+                            "(default %(default)s)")
+    group.add_argument("--always_tile", action="store_true", help="tile every image, however small")
+
+
+def tile_options(args):
+    """tiling.TileOptions from the flags, or a one-line TranslateError."""
+    from tf_cyclegan import tiling
+
+    try:
+        return tiling.TileOptions(args.tile, args.overlap, args.norm_stats, args.max_pixels_untiled,
+                                  args.always_tile, args.thumbnail_pixels)
+    except ValueError as e:
+        raise TranslateError(str(e)) from None
 
 
 def main(argv=None) -> int:
@@ -92,13 +138,15 @@ def main(argv=None) -> int:
                         help="run folders and .keras files: batch norm's running statistics and no dropout "
                              "(PyTorch's model.eval()) instead of the reference's test mode (each image's own "
                              "statistics, dropout on); exports run in the mode they were exported in")
+    add_tile_arguments(parser)
     args = parser.parse_args(argv)
     quiet_tensorflow()
 
     def work():
+        tiles = tile_options(args)
         try:
             written, _ = translate_files(args.model, args.input, args.output, args.direction,
-                                         mode="eval" if args.eval else None)
+                                         mode="eval" if args.eval else None, tiles=tiles)
         except OSError as e:
             raise TranslateError(f"cannot write to {args.output}: {e.strerror or e}") from None
         return 0 if written else 1
