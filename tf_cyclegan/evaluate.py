@@ -24,10 +24,10 @@ import numpy as np
 from tf_cyclegan import layout
 from tf_cyclegan.directions import DIRECTIONS, source_target
 from tf_cyclegan.errors import EvaluateError, first_line
-from tf_cyclegan.metrics import Translator, measure, summary_lines
+from tf_cyclegan.metrics import BatchTranslator, measure, summary_lines
 
 PROG = "python -m tf_cyclegan.evaluate"
-VARIANTS = ("saved_model", "float32", "float16", "int8_dynamic", "int8_selective", "int8_full")
+VARIANTS = ("saved_model", "float32", "float16", "int8_dynamic", "int8_selective", "int8_full", "onnx")
 
 
 @dataclasses.dataclass
@@ -38,7 +38,8 @@ class EvaluateOptions:
         "help": "'seasons', a TFDS name or a folder with testA/ testB/ (default: the one the model was trained on)"})
     data_dir: str | None = dataclasses.field(default=None, metadata={"help": "TFDS data directory"})
     variant: str = dataclasses.field(default="saved_model", metadata={
-        "help": "export folders: the SavedModel or one of its TFLite files", "choices": VARIANTS})
+        "help": "export folders: the SavedModel, one of its TFLite files or its ONNX file (export --onnx)",
+        "choices": VARIANTS})
     checkpoint: int | None = dataclasses.field(default=None, metadata={
         "help": "run folders: checkpoint step N (ckpt-N); default: the latest"})
     size: int | None = dataclasses.field(default=None, metadata={
@@ -60,7 +61,7 @@ class EvaluateOptions:
 # -- opening the model and the data ----------------------------------------------------------------
 @dataclasses.dataclass
 class Opened:
-    translators: dict  # {direction: Translator}: both for CycleGAN, one for pix2pix
+    translators: dict  # {direction: BatchTranslator}: both for CycleGAN, one for pix2pix
     description: str
     training: dict  # the training config (dataset, crop_size, ...), or {} when the export has none
     names: dict  # {"A": source domain name, "B": target domain name}
@@ -103,17 +104,26 @@ def open_models(path: str, variant: str = "saved_model", checkpoint: int | None 
         names = dict(zip(("A", "B") if present[0] == "a2b" else ("B", "A"),
                          (contract.get("source_domain", "?"), contract.get("target_domain", "?"))))
     found = {d: _export_translator(versions[d], d, variant) for d in present}
-    what = "SavedModel" if variant == "saved_model" else f"TFLite {variant}"
+    what = {"saved_model": "SavedModel", "onnx": "ONNX"}.get(variant, f"TFLite {variant}")
     made = f", {contract['inference_mode']} mode" if "inference_mode" in contract else ""
     return Opened(found, f"export {p} ({what}{made}, versions {'/'.join(v.name for v in versions.values())})",
                   contract.get("training_config") or {}, names)
 
 
-def _export_translator(version: Path, direction: str, variant: str) -> Translator:
+def _export_translator(version: Path, direction: str, variant: str) -> BatchTranslator:
     from tf_cyclegan import translators
 
     if variant == "saved_model":
         return translators.saved_model_translator(version)
+    if variant == "onnx":
+        file = version / layout.onnx_file(direction)
+        if not file.is_file():
+            raise EvaluateError(f"--variant onnx: {file} does not exist (export with --onnx to write it)")
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise EvaluateError(f"--variant onnx: onnxruntime is not installed; {translators.ONNX_INSTALL}") from None
+        return translators.onnx_translator(file)
     file = version / layout.tflite_file(direction, variant)
     if not file.is_file():
         raise EvaluateError(f"--variant {variant}: {file} does not exist (export with --int8_selective or "

@@ -1,9 +1,9 @@
-"""python -m tf_cyclegan.export --run RUN_DIR --output EXPORT_DIR [--checkpoint N]
+"""python -m tf_cyclegan.export --run RUN_DIR --output EXPORT_DIR [--checkpoint N] [--onnx]
 
 Writes the generators of a training run (a CycleGAN has two: a2b and b2a; pix2pix one) as TF Serving versions
 EXPORT_DIR/<direction>/<version>/: a SavedModel (uint8, bytes and float signatures), TFLite models (float32,
-float16 weights, dynamic-range int8) and tf_cyclegan.json. Each version is assembled in a temporary
-folder and renamed into place, so TF Serving never loads a half-written model.
+float16 weights, dynamic-range int8), with --onnx an ONNX model, and tf_cyclegan.json. Each version is
+assembled in a temporary folder and renamed into place, so TF Serving never loads a half-written model.
 
 Models go through keras.export.ExportArchive: a Keras 3 model held by a bare tf.Module saves a SavedModel
 that runs, but converts to a TFLite file without its weights.
@@ -22,13 +22,31 @@ from pathlib import Path
 
 from tf_cyclegan.directions import ab_names, by_direction, source_target
 from tf_cyclegan.errors import CheckpointError, ExportError, first_line
-from tf_cyclegan.layout import CONTRACT_FILE, RunFolder, tflite_file, write_version
+from tf_cyclegan.layout import CONTRACT_FILE, RunFolder, onnx_file, tflite_file, write_version
+from tf_cyclegan.translators import ONNX_INSTALL
 
 PROG = "python -m tf_cyclegan.export"
 TFLITE_VARIANTS = ("float32", "float16", "int8_dynamic")
 # int8_selective keeps these ops (instance norm's arithmetic, residual sums) in float32: 8-bit per-image
 # statistics are what makes full-integer int8 lose colour fidelity.
 FLOAT_OPS = ("MEAN", "SQUARED_DIFFERENCE", "RSQRT", "SUB", "MUL", "ADD")
+# ONNX opset 15: what tf2onnx 1.17 writes by default, and what onnxruntime has run since 1.10.
+ONNX_OPSET = 15
+SIGNATURES = {
+    "serving_default": {"inputs": {"images": "uint8 [batch, H, W, 3]"},
+                        "outputs": {"translated": "uint8 [batch, H, W, 3]"}},
+    "translate_bytes": {"inputs": {"image_bytes": "string [batch]: JPEG, PNG, GIF or BMP"},
+                        "outputs": {"translated_bytes": "string [batch]: PNG"}},
+    "translate_float": {"inputs": {"images": "float32 [batch, H, W, 3] in [-1, 1]"},
+                        "outputs": {"translated": "float32 [batch, H, W, 3] in [-1, 1]"}},
+    # Tiled translation with shared normalisation statistics (docs/translate.md#serving-clients).
+    "tile_statistics": {"inputs": {"tile": "uint8 [h, w, 3]"},
+                        "outputs": {"translated": "float32 [h, w, 3] in [-1, 1]", "statistics": "float32 [S]"}},
+    "translate_tile": {"inputs": {"tile": "uint8 [h, w, 3]", "statistics": "float32 [S]",
+                                  "core": "float32 [4]: top, left, bottom, right as fractions of the tile"},
+                       "outputs": {"translated": "float32 [h, w, 3] in [-1, 1]",
+                                   "statistics": "float32 [S] over the core"}},
+}
 
 
 @dataclasses.dataclass
@@ -52,6 +70,9 @@ class ExportOptions:
                                          "no dropout; PyTorch's model.eval()) instead of the reference's test "
                                          "mode (each image's own statistics, dropout on); the same for "
                                          "generators without batch norm or dropout (CycleGAN's)"})
+    onnx: bool = dataclasses.field(
+        default=False, metadata={"help": "also an ONNX model per direction (<direction>.onnx: uint8 in and out, "
+                                         f"any batch and H x W) for onnxruntime; needs {ONNX_INSTALL}"})
 
 
 # -- reading the run -------------------------------------------------------------------------------
@@ -83,7 +104,7 @@ def saved_model_archive(generator, max_pixels: int):
     import keras
     import tensorflow as tf
 
-    from tf_cyclegan import serving
+    from tf_cyclegan import serving, shared_norm
 
     # No archive.track(generator): it would save every weight twice (the Keras variables and, through
     # the endpoints, the tf.Variables under them); the endpoints alone track the variables they use.
@@ -108,7 +129,22 @@ def saved_model_archive(generator, max_pixels: int):
                          input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.add_endpoint("translate_float", translate_float,
                          input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    for name, (function, spec) in shared_norm.tile_endpoints(generator).items():
+        archive.add_endpoint(name, _checked_tile(function, max_pixels), input_signature=spec)
     return archive
+
+
+def _checked_tile(function, max_pixels: int):
+    """A tile endpoint that refuses a tile over the pixel budget."""
+    import tensorflow as tf
+
+    from tf_cyclegan import serving
+
+    def checked(tile, *args):
+        shape = tf.shape(tile)
+        with tf.control_dependencies([serving.check_pixels(shape[0], shape[1], max_pixels)]):
+            return function(tile, *args)
+    return checked
 
 
 def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
@@ -155,6 +191,40 @@ def tflite_models(generator, variants, representative=None) -> dict[str, bytes]:
     return out
 
 
+def onnx_converter():
+    """tf2onnx, or an ExportError that says how to install it (export asks before any long work starts)."""
+    try:
+        import tf2onnx
+    except ImportError:
+        raise ExportError(f"--onnx: the ONNX converter (tf2onnx) is not installed; {ONNX_INSTALL}") from None
+    return tf2onnx
+
+
+def onnx_model(generator, metadata: dict | None = None) -> bytes:
+    """uint8 [batch, H, W, 3] in, uint8 out, dynamic batch, H and W: the TFLite files' function, converted by
+    tf2onnx from the same lite copy (4-D instance norm and sliced padding also run faster in onnxruntime).
+    Keras' model.export(format="onnx") converts the network's call alone: float input, and no padding to
+    the size multiple, so a 37x53 image comes back 40x56. `metadata` goes into the file's metadata_props,
+    so that a file copied on its own still says its direction and inference mode."""
+    import tensorflow as tf
+
+    from tf_cyclegan import serving
+    from tf_cyclegan.lite import lite_generator
+
+    tf2onnx = onnx_converter()
+    generator = lite_generator(generator)
+    spec = [tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")]
+    function = tf.function(lambda images: {"translated": serving.translate_uint8(generator, images)},
+                           input_signature=spec)
+    try:
+        model, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=ONNX_OPSET)
+    except Exception as e:  # tf2onnx raises several types for an op it cannot convert
+        raise ExportError(f"--onnx: tf2onnx cannot convert {generator.name} ({first_line(e)})") from None
+    for key, value in (metadata or {}).items():
+        model.metadata_props.add(key=key, value=str(value))
+    return model.SerializeToString()
+
+
 def representative_images(config, n: int = 16):
     """Calibration data for full-integer int8: training images of the run's dataset (for a model trained
     on pairs, the inputs of its pairs)."""
@@ -192,16 +262,19 @@ def inference_contract(generator, mode: str) -> dict:
 
 def export_generator(generator, model_dir: Path, name: str, source: str, target: str, origin: str,
                      training_config: dict | None, max_pixels: int, variants=TFLITE_VARIANTS,
-                     representative=None, mode: str = "train", about: dict | None = None) -> Path:
-    """One generator as the next TF Serving version of model_dir: SavedModel, TFLite files, contract. The
-    generator runs in inference `mode` (tf_cyclegan.inference.MODES); `about` adds to the contract (the
-    model and the directions of its export)."""
+                     representative=None, mode: str = "train", about: dict | None = None,
+                     onnx: bool = False) -> Path:
+    """One generator as the next TF Serving version of model_dir: SavedModel, TFLite files, with `onnx` an
+    ONNX file, contract. The generator runs in inference `mode` (tf_cyclegan.inference.MODES); `about` adds
+    to the contract (the model and the directions of its export)."""
     import tensorflow as tf
 
+    from tf_cyclegan import shared_norm
     from tf_cyclegan.inference import inference_generator
 
     described = inference_contract(generator, mode)
     generator = inference_generator(generator, mode)
+    identity = {"direction": name, "source_domain": source, "target_domain": target, **(about or {}), **described}
 
     def build(tmp: Path):
         saved_model_archive(generator, max_pixels).write_out(str(tmp), verbose=False)
@@ -211,23 +284,20 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
                 continue
             files[variant] = tflite_file(name, variant)
             (tmp / files[variant]).write_bytes(flatbuffer)
+        extra = {}
+        if onnx:
+            (tmp / onnx_file(name)).write_bytes(onnx_model(generator, identity))
+            extra["onnx"] = {"file": onnx_file(name), "input": "uint8 [batch, H, W, 3]",
+                             "output": "uint8 [batch, H, W, 3]", "opset": ONNX_OPSET,
+                             "converter": f"tf2onnx {onnx_converter().__version__}"}
         contract = {
-            "direction": name, "source_domain": source, "target_domain": target, **(about or {}), **described,
-            "checkpoint": origin,
+            **identity, "checkpoint": origin,
             "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "tensorflow": tf.__version__,
-            "signatures": {
-                "serving_default": {"inputs": {"images": "uint8 [batch, H, W, 3]"},
-                                    "outputs": {"translated": "uint8 [batch, H, W, 3]"}},
-                "translate_bytes": {"inputs": {"image_bytes": "string [batch]: JPEG, PNG, GIF or BMP"},
-                                    "outputs": {"translated_bytes": "string [batch]: PNG"}},
-                "translate_float": {"inputs": {"images": "float32 [batch, H, W, 3] in [-1, 1]"},
-                                    "outputs": {"translated": "float32 [batch, H, W, 3] in [-1, 1]"}},
-            },
-            "max_pixels": max_pixels,
+            "tensorflow": tf.__version__, "signatures": SIGNATURES, "max_pixels": max_pixels,
+            "tiling": shared_norm.tiling_contract(generator),
             "tflite": {v: {"file": f, "input": "uint8 [1, H, W, 3]", "output": "uint8 [1, H, W, 3]"}
                        for v, f in files.items()},
-            "training_config": training_config,
+            **extra, "training_config": training_config,
         }
         (tmp / CONTRACT_FILE).write_text(json.dumps(contract, indent=2))
 
@@ -237,6 +307,8 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
 def export(options: ExportOptions, log=print) -> dict[str, Path]:
     """Export every generator of the run; returns {direction: version folder}."""
     started = time.perf_counter()
+    if options.onnx:
+        onnx_converter()  # a missing package fails now, not after the SavedModel and TFLite files
     config, generators, domain_names, checkpoint = load_generators(options.run, options.checkpoint, log)
     ways = ", ".join(" -> ".join(source_target(domain_names, d)) for d in generators)
     log(f"Exporting {checkpoint} ({ways}) to {options.output}")
@@ -250,7 +322,7 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
         source, target = source_target(domain_names, direction)
         written[direction] = export_generator(
             generator, Path(options.output) / direction, direction, source, target, os.path.abspath(checkpoint),
-            dataclasses.asdict(config), options.max_pixels, variants, representative, mode, about)
+            dataclasses.asdict(config), options.max_pixels, variants, representative, mode, about, options.onnx)
         log(f"  {direction} ({source} -> {target}, {mode} mode): {written[direction]}")
     log(f"Done in {time.perf_counter() - started:.1f} s")
     return written
@@ -259,7 +331,8 @@ def export(options: ExportOptions, log=print) -> dict[str, Path]:
 def main(argv=None) -> int:
     from tf_cyclegan.cli import parse_options, quiet_tensorflow, run_command
 
-    parser, options = parse_options(PROG, "Export a run's generators for TF Serving and LiteRT.", ExportOptions,
+    parser, options = parse_options(PROG, "Export a run's generators for TF Serving, LiteRT and "
+                                    "onnxruntime.", ExportOptions,
                                     argv, required=("run", "output"))
     if options.max_pixels < 1:
         parser.error(f"--max_pixels: must be at least 1, got {options.max_pixels}")

@@ -4,7 +4,7 @@ Every path of either is spelled here, so that train, export, translate, evaluate
 
     RUN/                              EXPORT/
       config.json    the options        a2b/<version>/   a TF Serving version: saved_model.pb, variables/,
-      domains.json   {"X": .., "Y": ..}                  a2b_<variant>.tflite, tf_cyclegan.json (contract)
+      domains.json   {"X": .., "Y": ..}                  a2b_<variant>.tflite, a2b.onnx, tf_cyclegan.json (contract)
       checkpoints/   ckpt-<step>.*      b2a/<version>/
       samples/       epoch_<NNN>.png
       logs/          TensorBoard
@@ -79,6 +79,10 @@ class RunFolder:
 # -- export folders --------------------------------------------------------------------------------
 def tflite_file(direction: str, variant: str) -> str:
     return f"{direction}_{variant}.tflite"
+
+
+def onnx_file(direction: str) -> str:
+    return f"{direction}.onnx"
 
 
 def versions(model_dir: Path) -> list[Path]:
