@@ -57,3 +57,15 @@ def image_folder(tmp_path):
     for split, n, seed in [("trainA", 5, 1), ("trainB", 3, 2), ("testA", 2, 3), ("testB", 2, 4)]:
         write_images(root / split, n, seed=seed)
     return root
+
+
+def load_example(name):
+    """A script of export/ (the TF Serving clients) as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "export" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -12,7 +12,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 
-from conftest import tiny_config, write_images
+from conftest import load_example, tiny_config, write_images
 from tf_cyclegan import export as export_module
 from tf_cyclegan import serving
 from tf_cyclegan.errors import CheckpointError, RunError, TranslateError
@@ -262,17 +262,6 @@ def test_translate_refuses_overwriting_its_input_and_unknown_models(exported, in
 
 
 # -- the TF Serving clients in export/, against loopback stand-ins that run the exported SavedModel ----
-def load_example(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "export" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_rest_client_speaks_tf_servings_json(exported):
     import base64
     import http.server

@@ -24,4 +24,5 @@ def test_quickstart_notebook_executes_and_shows_its_pictures(tmp_path, monkeypat
     assert report["paired"] and report["a2b"]["images"] == 40
     pictures = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs
                 if o.get("output_type") == "display_data" and "image/png" in o.get("data", {})]
-    assert len(pictures) == 3  # samples, the TFLite translation, the evaluation's results picture
+    assert len(pictures) == 4  # samples, the TFLite translation, the Translator's, the evaluation's results
+    assert (work / "pair_translated.png").is_file()

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import tf_cyclegan
+from conftest import load_example
 from tf_cyclegan import serving, tiling
 from tf_cyclegan.datasets.seasons import render_scene
 from tf_cyclegan.errors import TranslateError
@@ -94,7 +95,7 @@ def test_the_untiled_limit_follows_the_machines_memory():
     assert tiling.untiled_pixel_limit(1024 * gib) == 4096 * 4096  # the ceiling
     assert TileOptions(max_pixels_untiled=100).tiles_image(10, 11)
     assert not TileOptions(max_pixels_untiled=110).tiles_image(10, 11)
-    assert TileOptions(force=True).tiles_image(1, 1)
+    assert TileOptions(always_tile=True).tiles_image(1, 1)
 
 
 # -- the generator's normalisation taken from outside --------------------------------------------------
@@ -126,9 +127,9 @@ def test_batch_norm_with_running_statistics_has_nothing_to_share_and_still_tiles
     tiled = keras_tiled_model(model)
     assert tiled.widths == [] and tiled.multiple == 128
     image = render_scene(5, "summer", 300)[:, :200]
-    out = tiling.translate_tiled(tiled, image, TileOptions(tile=128, overlap=32, force=True))
+    out = tiling.translate_tiled(tiled, image, TileOptions(tile=128, overlap=32, always_tile=True))
     assert out.shape == image.shape and out.dtype == np.uint8
-    translator = Translator.from_generator(model, "eval", tile=128, overlap=32, force=True)
+    translator = Translator.from_generator(model, "eval", tile=128, overlap=32, always_tile=True)
     assert "no per-image statistics to share" in translator.describe_tiling(300, 200)
 
 
@@ -140,10 +141,10 @@ def test_shared_statistics_tile_a_1024_image_like_its_untiled_translation(genera
     whole = untiled(generator, scene)
     model = keras_tiled_model(generator)
     figures = {}
-    for name, options in {"thumbnail (default)": TileOptions(force=True),
-                          "thumbnail 512x512": TileOptions(force=True, thumbnail_pixels=512 * 512),
-                          "two-pass": TileOptions(force=True, norm_stats="two-pass", thumbnail_pixels=512 * 512),
-                          "tile": TileOptions(force=True, norm_stats="tile")}.items():
+    for name, options in {"thumbnail (default)": TileOptions(always_tile=True),
+                          "thumbnail 512x512": TileOptions(always_tile=True, thumbnail_pixels=512 * 512),
+                          "two-pass": TileOptions(always_tile=True, norm_stats="two-pass", thumbnail_pixels=512 * 512),
+                          "tile": TileOptions(always_tile=True, norm_stats="tile")}.items():
         figures[name] = psnr(tiling.translate_tiled(model, scene, options), whole)
         record_property(f"psnr {name}", round(figures[name], 2))
     print("tiled vs untiled, 1024x1024, PSNR dB:", {k: round(v, 2) for k, v in figures.items()})
@@ -153,9 +154,9 @@ def test_shared_statistics_tile_a_1024_image_like_its_untiled_translation(genera
 
 
 def test_the_thumbnail_pass_counts_and_progress(generator, scene):
-    translator = Translator.from_generator(generator, force=True)
+    translator = Translator.from_generator(generator, always_tile=True)
     assert translator.tile_runs(1024, 1024) == 9
-    assert Translator.from_generator(generator, force=True, norm_stats="two-pass").tile_runs(1024, 1024) == 18
+    assert Translator.from_generator(generator, always_tile=True, norm_stats="two-pass").tile_runs(1024, 1024) == 18
     assert Translator.from_generator(generator).tile_runs(1024, 1024) == 0  # under this machine's limit
     seen = []
     translator.translate_array(scene[:600, :1000], progress=seen.append)
@@ -181,6 +182,9 @@ def test_translator_takes_pil_arrays_paths_and_writes_files(generator, tmp_path)
     assert not list(tmp_path.rglob("*.tmp"))
     grey = image[..., 0]
     np.testing.assert_array_equal(translator(grey), untiled(generator, np.repeat(grey[..., None], 3, -1)))
+    deep = Image.fromarray(grey.astype(np.uint16) << 8)  # 16-bit grey: its top 8 bits, not clipped to white
+    assert deep.mode.startswith("I")
+    np.testing.assert_array_equal(np.asarray(translator(deep)), translator(grey))
     rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 7, np.uint8)], -1)
     np.testing.assert_array_equal(translator(rgba), expected)
 
@@ -218,7 +222,7 @@ def test_the_saved_model_tiles_with_shared_statistics_like_the_keras_generator(g
     contract = json.loads((version / "tf_cyclegan.json").read_text())
     assert contract["tiling"]["norm_widths"] == keras_tiled_model(generator).widths
     assert contract["tiling"]["multiple"] == 4
-    options = dict(tile=256, overlap=32, force=True)
+    options = dict(tile=256, overlap=32, always_tile=True)
     image = scene[:400, :300]
     served = Translator.load(version, **options)
     assert "thumbnail statistics" in served.describe_tiling(400, 300)
@@ -227,7 +231,7 @@ def test_the_saved_model_tiles_with_shared_statistics_like_the_keras_generator(g
 
 def test_files_without_tile_signatures_tile_with_their_own_statistics(generator, version, scene, tmp_path):
     image = scene[:400, :300]
-    options = dict(tile=256, overlap=32, force=True)
+    options = dict(tile=256, overlap=32, always_tile=True)
     per_tile = Translator.from_generator(generator, norm_stats="tile", **options)(image)
     lite = Translator.load(version / "a2b_float32.tflite", **options)
     assert "tiles with their own statistics" in lite.describe_tiling(400, 300)
@@ -268,6 +272,31 @@ def test_translate_refuses_bad_tile_flags_in_one_line(version, tmp_path, capsys,
     assert exit_.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and not (tmp_path / "out").exists()
+
+
+def test_the_tiled_rest_client_tiles_on_the_server_like_translate(version, scene, tmp_path):
+    """export/tiled_client.py against a stand-in that answers TF Serving's columnar predict format by
+    running the exported signatures."""
+    import tensorflow as tf
+
+    client = load_example("tiled_client")
+    signatures = tf.saved_model.load(str(version)).signatures
+    calls = []
+
+    def call(server, model, signature, inputs):  # what TF Serving does with {"inputs": {...}}
+        calls.append(signature)
+        body = json.loads(json.dumps({k: np.asarray(v).tolist() for k, v in inputs.items()}))
+        dtypes = {"tile": tf.uint8, "statistics": tf.float32, "core": tf.float32}
+        out = signatures[signature](**{k: tf.constant(v, dtypes[k]) for k, v in body.items()})
+        return {k: v.numpy().tolist() for k, v in out.items()}
+
+    contract = json.loads((version / "tf_cyclegan.json").read_text())
+    image = scene[:300, :260]
+    model = client.served_model("http://localhost:8501", "a2b", contract, call)
+    out = tiling.translate_tiled(model, image, TileOptions(128, 16, always_tile=True))
+    expected = Translator.load(version, tile=128, overlap=16, always_tile=True)(image)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    assert calls == ["tile_statistics"] + ["translate_tile"] * 9
 
 
 LARGE = """

@@ -7,7 +7,7 @@ without TensorFlow.
 
 from tf_cyclegan.config import Config
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 __all__ = ["Config", "Translator", "build_generator", "build_discriminator"]
 
 

@@ -35,8 +35,13 @@ SEASONS = "seasons"
 # -- decoding --------------------------------------------------------------------------------------
 def decode(item: str | bytes) -> Image.Image:
     """Any image file or encoded bytes as an 8-bit RGB image (the first frame of an animation)."""
-    image = Image.open(io.BytesIO(item) if isinstance(item, bytes) else item)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):  # 16/32-bit grayscale: keep the top 8 bits
+    return to_rgb(Image.open(io.BytesIO(item) if isinstance(item, bytes) else item))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """An image of any mode as 8-bit RGB; 16- and 32-bit grey keep their top 8 bits (Pillow's convert
+    would clip them to white)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         depth = 16 if image.mode.startswith("I;16") else 32
         array = np.asarray(image, dtype=np.uint32) >> (depth - 8)
         image = Image.fromarray(array.astype(np.uint8), mode="L")

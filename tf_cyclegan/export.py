@@ -269,6 +269,7 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
     to the contract (the model and the directions of its export)."""
     import tensorflow as tf
 
+    import tf_cyclegan
     from tf_cyclegan import shared_norm
     from tf_cyclegan.inference import inference_generator
 
@@ -293,8 +294,8 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
         contract = {
             **identity, "checkpoint": origin,
             "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "tensorflow": tf.__version__, "signatures": SIGNATURES, "max_pixels": max_pixels,
-            "tiling": shared_norm.tiling_contract(generator),
+            "tf_cyclegan": tf_cyclegan.__version__, "tensorflow": tf.__version__, "signatures": SIGNATURES,
+            "max_pixels": max_pixels, "tiling": shared_norm.tiling_contract(generator),
             "tflite": {v: {"file": f, "input": "uint8 [1, H, W, 3]", "output": "uint8 [1, H, W, 3]"}
                        for v, f in files.items()},
             **extra, "training_config": training_config,

@@ -37,14 +37,14 @@ NORM_STATS_HELP = ("how tiles normalise: thumbnail (the statistics of a copy shr
 @dataclasses.dataclass(frozen=True)
 class TileOptions:
     """How a large image is cut: `tile` and `overlap` in pixels; images over `max_pixels_untiled` pixels
-    (None: untiled_pixel_limit() for this machine) are tiled, and `force` tiles every image; the statistics
+    (None: untiled_pixel_limit() for this machine) are tiled, and `always_tile` tiles every image; the statistics
     come from a copy of at most `thumbnail_pixels`."""
 
     tile: int = DEFAULT_TILE
     overlap: int = DEFAULT_OVERLAP
     norm_stats: str = DEFAULT_NORM_STATS
     max_pixels_untiled: int | None = None
-    force: bool = False
+    always_tile: bool = False
     thumbnail_pixels: int = DEFAULT_THUMBNAIL_PIXELS
 
     def __post_init__(self):
@@ -62,7 +62,7 @@ class TileOptions:
 
     def tiles_image(self, height: int, width: int) -> bool:
         limit = untiled_pixel_limit() if self.max_pixels_untiled is None else self.max_pixels_untiled
-        return self.force or height * width > limit
+        return self.always_tile or height * width > limit
 
 
 # Peak memory of an untiled translation grows with the pixels (the paper's generator: docs/translate.md);

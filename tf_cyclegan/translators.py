@@ -326,7 +326,7 @@ def _as_rgb(image) -> tuple[np.ndarray, str]:
     """(uint8 [H, W, 3], "pil" | "array" | "path") for what Translator accepts."""
     from PIL import Image
 
-    from tf_cyclegan.data import decode
+    from tf_cyclegan.data import decode, to_rgb
 
     if isinstance(image, (str, os.PathLike)):
         try:
@@ -336,7 +336,7 @@ def _as_rgb(image) -> tuple[np.ndarray, str]:
         except Exception as e:  # Pillow raises many types for unreadable files
             raise TranslateError(f"{image}: cannot read it as an image ({first_line(e)})") from None
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"), np.uint8), "pil"
+        return np.asarray(to_rgb(image), np.uint8), "pil"
     array = np.asarray(image) if not isinstance(image, np.ndarray) else image
     if array.dtype != np.uint8:
         raise TranslateError(f"image array of dtype {array.dtype}: give uint8 pixels (0-255), e.g. "
