@@ -164,6 +164,15 @@ def test_the_thumbnail_pass_counts_and_progress(generator, scene):
     assert translator.describe_tiling(600, 1000) == "6 512x512 tiles, thumbnail statistics, overlap 64"
 
 
+@pytest.mark.parametrize("h, w", [(1, 1), (3, 700), (37, 53)])
+def test_slivers_and_specks_tile_too(generator, h, w):
+    image = render_scene(2, "summer", 700)[:h, :w]
+    out = Translator.from_generator(generator, tile=256, overlap=32, always_tile=True)(image)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    if (h, w) == (37, 53):  # one tile, the whole image: its own statistics, the untiled translation
+        assert psnr(out, untiled(generator, image)) > 40
+
+
 # -- Translator: every input kind -------------------------------------------------------------------
 def test_translator_takes_pil_arrays_paths_and_writes_files(generator, tmp_path):
     translator = tf_cyclegan.Translator.from_generator(generator)

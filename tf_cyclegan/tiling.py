@@ -181,7 +181,7 @@ def image_statistics(model: TiledModel, image: np.ndarray, pixels: int) -> np.nd
     h, w = image.shape[:2]
     scale = min(1.0, math.sqrt(pixels / (h * w)))
     m = max(model.multiple, GRID)
-    th, tw = (max(m, round(side * scale / m) * m) for side in (h, w))
+    th, tw = (max(min_side(model), round(side * scale / m) * m) for side in (h, w))
     thumb = image if (th, tw) == (h, w) else np.asarray(Image.fromarray(image).resize((tw, th), Image.Resampling.BOX))
     _, stats = model.run(thumb, None, np.array([0, 0, 1, 1], np.float32))
     return stats
@@ -192,8 +192,12 @@ def translate_tiled(model: TiledModel, image: np.ndarray, options: TileOptions,
     """uint8 [H, W, 3] -> uint8 [H, W, 3], tile by tile. `progress(n)` is told of each tile done."""
     h, w = image.shape[:2]
     m = max(model.multiple, GRID)
-    ph, pw = -h % m, -w % m
-    padded = np.pad(image, [[0, ph], [0, pw], [0, 0]], mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    # Padded on both sides as tf_cyclegan.serving pads an untiled image, so the stride-2 layers see the same
+    # pixel grid.
+    ph, pw = (max(-side % m, min_side(model) - side) for side in (h, w))
+    top, left = ph // 2, pw // 2
+    padded = np.pad(image, [[top, ph - top], [left, pw - left], [0, 0]],
+                    mode="reflect" if min(h, w) > max(ph, pw) else "edge")
     mode = options.norm_stats if model.widths and model.shares else "tile"
     stats = image_statistics(model, padded, options.thumbnail_pixels) if mode != "tile" else None
     layout = list(tiles(*padded.shape[:2], _with_multiple(options, m)))
@@ -209,7 +213,13 @@ def translate_tiled(model: TiledModel, image: np.ndarray, options: TileOptions,
         y, _ = model.run(padded[row.start:row.stop, col.start:col.stop], stats, core_fractions(row, col))
         out[row.start:row.stop, col.start:col.stop] += y * (window(row)[:, None, None] * window(col)[None, :, None])
         progress and progress(1)
-    return np.clip(np.round((out[:h, :w] + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.clip(np.round((out[top:top + h, left:left + w] + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def min_side(model: TiledModel) -> int:
+    """The smallest side a tile or thumbnail is padded to: the ResNets' reflection padding at quarter
+    resolution needs more than one pixel."""
+    return max(model.multiple, 4 * GRID)
 
 
 def _with_multiple(options: TileOptions, m: int) -> TileOptions:
@@ -220,6 +230,7 @@ def _with_multiple(options: TileOptions, m: int) -> TileOptions:
 
 def passes(model: TiledModel, image_shape, options: TileOptions) -> int:
     """How many tile runs translate_tiled makes (for a progress bar)."""
-    h, w = (-(-s // max(model.multiple, GRID)) * max(model.multiple, GRID) for s in image_shape[:2])
+    m = max(model.multiple, GRID)
+    h, w = (max(-(-s // m) * m, min_side(model)) for s in image_shape[:2])
     n = sum(1 for _ in tiles(h, w, _with_multiple(options, max(model.multiple, GRID))))
     return 2 * n if options.norm_stats == "two-pass" and model.widths and model.shares else n
