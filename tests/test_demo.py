@@ -1,0 +1,170 @@
+"""The demo page: served on 127.0.0.1 and called as a browser or a Gradio client would."""
+
+import socket
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gradio_client  # the test extra has it (and gradio, selenium); users get them with the demo extra
+from tf_cyclegan import demo
+from tf_cyclegan.datasets.seasons import render_scene
+from tf_cyclegan.errors import TranslateError
+from tf_cyclegan.export import export_generator
+from tf_cyclegan.networks import build_generator
+from tf_cyclegan.translate import translate_files
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A two-direction export of tiny random generators, as a CycleGAN's."""
+    import keras
+
+    root = tmp_path_factory.mktemp("demo_export")
+    for seed, (direction, source, target) in enumerate([("a2b", "summer", "winter"), ("b2a", "winter", "summer")]):
+        keras.utils.set_random_seed(seed)
+        export_generator(build_generator("resnet_1blocks", ngf=8), root / direction, direction, source, target,
+                         f"ckpt-{7 + seed}", {"model": "cycle_gan", "netG": "resnet_1blocks", "ngf": 8,
+                                              "crop_size": 32}, 4096 * 4096, variants=("float32",))
+    return root
+
+
+@pytest.fixture(scope="module")
+def served(exported, tmp_path_factory):
+    translators, about = demo.open_directions(str(exported))
+    app = demo.build_app(translators, about, max_pixels=1_000_000, work=tmp_path_factory.mktemp("demo_work"))
+    port = free_port()
+    demo.launch(app, "127.0.0.1", port, block=False)
+    yield {"url": f"http://127.0.0.1:{port}/", "client": gradio_client.Client(f"http://127.0.0.1:{port}/",
+                                                                              verbose=False), "about": about}
+    app.close()
+
+
+def call(served, path, direction="a2b"):
+    return served["client"].predict(gradio_client.handle_file(str(path)), direction, api_name="/translate")
+
+
+@pytest.mark.parametrize("direction", ["a2b", "b2a"])
+def test_the_page_translates_like_translate(served, exported, tmp_path, direction):
+    image = render_scene(4, "summer", 200)[:, :150]
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    shown, translated, download, status = call(served, tmp_path / "scene.png", direction)
+    translate_files(str(exported), str(tmp_path / "scene.png"), str(tmp_path / "cli"), direction,
+                    log=lambda s: None, progress=False)
+    expected = np.asarray(Image.open(tmp_path / "cli" / "scene.png"))
+    page = np.asarray(Image.open(translated).convert("RGB"))
+    assert page.shape == expected.shape and np.abs(page.astype(int) - expected).max() <= 1
+    assert download.endswith(f"scene_{direction}.png") and Image.open(download).format == "PNG"
+    np.testing.assert_array_equal(np.asarray(Image.open(download)), page)
+    np.testing.assert_array_equal(np.asarray(Image.open(shown).convert("RGB")), image)
+    assert status.startswith(f"150x200, {direction}, translated whole")
+
+
+def make_png_header(width, height) -> bytes:
+    """A PNG whose header claims width x height, with one empty data chunk: a few bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("noise.png", bytes(range(256)) * 8, "noise.png: cannot read it as an image"),
+    ("empty.png", b"", r"empty.png is empty \(0 bytes\)"),
+    ("huge.png", make_png_header(30000, 30000), "huge.png: its header claims more than"),
+    ("big.png", make_png_header(2000, 1000), r"big.png is 2000x1000 \(2,000,000 pixels\): the demo takes up to "
+                                             "1,000,000 pixels")])
+def test_bad_uploads_get_a_clear_message_and_the_server_keeps_serving(served, tmp_path, name, data, message):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(gradio_client.exceptions.AppError, match=message):
+        call(served, tmp_path / name)
+    Image.fromarray(render_scene(1, "winter", 32)).save(tmp_path / "fine.png")
+    assert call(served, tmp_path / "fine.png")[3].startswith("32x32, a2b")
+
+
+def test_the_page_shows_the_models_domains_checkpoint_settings_and_mode(served):
+    card = demo.model_card(served["about"])
+    assert "**a2b**: summer → winter" in card and "**b2a**: winter → summer" in card
+    assert "ckpt-7" in card and "netG resnet_1blocks, ngf 8, crop_size 32" in card
+    assert "**inference mode**: train (no batch norm or dropout: both modes compute the same)" in card
+    import urllib.request
+
+    page = urllib.request.urlopen(served["url"], timeout=30).read().decode()
+    assert "tf_cyclegan demo" in page
+
+
+def test_one_direction_files_and_runs_open_with_their_domains(exported, tmp_path):
+    translators, about = demo.open_directions(str(exported / "b2a" / "1" / "b2a_float32.tflite"))
+    assert list(translators) == ["b2a"] and about["domains"] == {"b2a": ("winter", "summer")}
+    translators, about = demo.open_directions(str(exported / "a2b"))
+    assert list(translators) == ["a2b"] and about["checkpoint"] == "ckpt-7"
+    with pytest.raises(TranslateError, match="no such file or folder"):
+        demo.open_directions(str(tmp_path / "nothing"))
+
+
+def test_the_examples_are_the_embedded_test_scenes(tmp_path):
+    files = demo.example_images(tmp_path)
+    assert [f.rsplit("/", 1)[1] for f in files] == ["scene_0_summer.png", "scene_1_winter.png",
+                                                    "scene_2_summer.png", "scene_3_winter.png"]
+    from tf_cyclegan.datasets.seasons import split_seeds
+
+    np.testing.assert_array_equal(np.asarray(Image.open(files[1])), render_scene(split_seeds("testB", 1)[0],
+                                                                                 "winter", 256))
+
+
+def test_without_gradio_the_command_says_how_to_install_it(exported, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gradio", None)
+    with pytest.raises(SystemExit) as exit_:
+        demo.main(["--model", str(exported)])
+    assert exit_.value.code == 1
+    assert "pip install 'tf_cyclegan[demo]'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        demo.main(["--model", str(exported), "--port", "70000"])
+    assert exit_.value.code == 2 and "--port 70000" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_headless_chromium_uploads_an_image_and_sees_its_translation(served, tmp_path):
+    """A real browser: Debian's chromium and chromium-driver through Selenium (.ci/run installs them)."""
+    import shutil
+
+    if not shutil.which("chromedriver"):
+        pytest.fail("chromium-driver is not installed: apt-get install chromium chromium-driver (.ci/run does)")
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    Image.fromarray(render_scene(9, "summer", 256)).save(tmp_path / "summer.png")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1400"):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium")
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
+    try:
+        driver.get(served["url"])
+        wait = WebDriverWait(driver, 120)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#upload input[type=file]")))
+        driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(tmp_path / "summer.png"))
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#result img")))
+        wait.until(lambda d: d.execute_script(
+            "const i = document.querySelector('#result img'); return i && i.complete && i.naturalWidth"))
+        size = driver.execute_script("const i = document.querySelector('#result img');"
+                                     "return [i.naturalWidth, i.naturalHeight]")
+        assert size == [256, 256]
+        assert "256x256, a2b" in driver.find_element(By.ID, "status").text
+        driver.save_screenshot(str(tmp_path / "demo.png"))
+    finally:
+        driver.quit()
+    assert Image.open(tmp_path / "demo.png").size[0] > 800

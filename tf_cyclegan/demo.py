@@ -1,0 +1,247 @@
+"""python -m tf_cyclegan.demo --model PATH [--port 7860] [--host 127.0.0.1]
+
+A page in the browser to try a model before deploying it: upload or drag an image, choose the direction,
+see the translation at full resolution (tiled with shared statistics above the untiled limit, through
+tf_cyclegan.Translator) and download it as PNG. `--model` takes every kind `translate` accepts. Built with
+Gradio (`pip install 'tf_cyclegan[demo]'`); TF Serving stays the production path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from tf_cyclegan.errors import TranslateError, first_line
+
+PROG = "python -m tf_cyclegan.demo"
+DEMO_INSTALL = "pip install 'tf_cyclegan[demo]'"
+DEFAULT_MAX_PIXELS = 40_000_000  # a 7,700 x 5,200 photo; more is refused before it is decoded
+SETTINGS = ("model", "dataset", "netG", "ngf", "norm", "crop_size", "n_epochs", "n_epochs_decay", "batch_size")
+
+
+def open_directions(path: str, mode: str | None = None, tiles=None) -> tuple[dict, dict]:
+    """({direction: Translator}, about) for every direction the model has; `about` holds what the page
+    shows of it: the domains per direction, the checkpoint, the training settings, the inference mode."""
+    from tf_cyclegan import layout
+    from tf_cyclegan.translators import Translator
+
+    p = Path(path)
+    if layout.RunFolder(p).exists():
+        return _run_directions(p, mode, tiles)
+    if p.is_dir() and layout.export_directions(p):
+        directions = layout.export_directions(p)
+        contracts = {d: layout.read_contract(layout.latest_version(p / d)) for d in directions}
+    else:
+        version = p.parent if p.is_file() else p
+        if p.is_dir() and not (p / "saved_model.pb").exists() and layout.latest_version(p):
+            version = layout.latest_version(p)
+        contract = layout.read_contract(version)
+        directions, contracts = [contract.get("direction", "a2b")], {contract.get("direction", "a2b"): contract}
+    translators = {d: Translator.load(p, d if len(directions) > 1 else None, mode, tiles) for d in directions}
+    first = contracts[directions[0]]
+    about = {"description": "; ".join(t.description for t in translators.values()),
+             "domains": {d: (c.get("source_domain", "A" if d == "a2b" else "B"),
+                             c.get("target_domain", "B" if d == "a2b" else "A")) for d, c in contracts.items()},
+             "checkpoint": first.get("checkpoint"), "settings": first.get("training_config") or {},
+             "mode": first.get("inference_mode", mode or "train"), "mode_means": first.get("inference_mode_means")}
+    return translators, about
+
+
+def _run_directions(run: Path, mode: str | None, tiles) -> tuple[dict, dict]:
+    import dataclasses
+
+    from tf_cyclegan.directions import source_target
+    from tf_cyclegan.export import inference_contract, load_generators
+    from tf_cyclegan.inference import inference_generator
+    from tf_cyclegan.translators import Translator, generator_model
+
+    config, generators, names, checkpoint = load_generators(run, log=lambda s: None)
+    mode = mode or "train"
+    translators = {d: Translator(generator_model(inference_generator(g, mode), f"run {run} ({d}, {mode} mode)"),
+                                 tiles) for d, g in generators.items()}
+    described = inference_contract(next(iter(generators.values())), mode)
+    return translators, {"description": f"run {run} ({Path(checkpoint).name})",
+                         "domains": {d: source_target(names, d) for d in generators}, "checkpoint": checkpoint,
+                         "settings": dataclasses.asdict(config), "mode": mode,
+                         "mode_means": described["inference_mode_means"]}
+
+
+def model_card(about: dict) -> str:
+    """The page's Markdown about the model."""
+    lines = [f"**Model:** {about['description']}"]
+    lines += [f"- **{d}**: {src} → {dst}" for d, (src, dst) in about["domains"].items()]
+    if about.get("checkpoint"):
+        lines.append(f"- **checkpoint**: `{about['checkpoint']}`")
+    settings = about.get("settings") or {}
+    shown = ", ".join(f"{k} {settings[k]}" for k in SETTINGS if settings.get(k) is not None)
+    if shown:
+        lines.append(f"- **training**: {shown}")
+    means = f" ({about['mode_means']})" if about.get("mode_means") else ""
+    lines.append(f"- **inference mode**: {about['mode']}{means}")
+    return "\n".join(lines)
+
+
+def read_upload(path: str | None, max_pixels: int):
+    """An uploaded file as uint8 RGB [H, W, 3], or a TranslateError that says what is wrong with it."""
+    import numpy as np
+    from PIL import Image
+
+    from tf_cyclegan.data import to_rgb
+
+    if not path:
+        raise TranslateError("no image: upload or drop one first")
+    name = Path(path).name
+    if os.path.getsize(path) == 0:
+        raise TranslateError(f"{name} is empty (0 bytes): choose an image file")
+    try:
+        with Image.open(path) as image:
+            w, h = image.size
+            if w * h > max_pixels:
+                raise TranslateError(f"{name} is {w}x{h} ({w * h:,} pixels): the demo takes up to {max_pixels:,} "
+                                     "pixels (--max_pixels); python -m tf_cyclegan.translate takes any size")
+            return np.asarray(to_rgb(image), np.uint8)
+    except Image.DecompressionBombError:
+        raise TranslateError(f"{name}: its header claims more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels; the "
+                             f"demo takes up to {max_pixels:,}") from None
+    except (OSError, ValueError, SyntaxError) as e:  # what Pillow raises for bytes it cannot decode
+        why = first_line(e).replace(f"'{path}'", name).replace(str(path), name)
+        raise TranslateError(f"{name}: cannot read it as an image ({why})") from None
+
+
+def example_images(folder: Path, count: int = 4) -> list[str]:
+    """The embedded dataset's first test scenes (testA in summer, testB in winter) as 256x256 PNG files,
+    rendered offline and written once."""
+    from tf_cyclegan.datasets.seasons import render_scene, split_seeds
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(count):
+        season = "summer" if i % 2 == 0 else "winter"
+        file = folder / f"scene_{i}_{season}.png"
+        if not file.exists():
+            from tf_cyclegan.fileio import atomic_write
+            from tf_cyclegan.translate import encode_like
+
+            seed = split_seeds("testA" if season == "summer" else "testB", i // 2 + 1)[-1]
+            atomic_write(file, encode_like(render_scene(seed, season, 256), file.name))
+        files.append(str(file))
+    return files
+
+
+def direction_label(direction: str, domains: dict) -> str:
+    src, dst = domains[direction]
+    return f"{direction}: {src} → {dst}"
+
+
+def translate_upload(translators: dict, path: str | None, direction: str | None, max_pixels: int, out_dir: Path):
+    """(input shown, translation, PNG file for download, status line) for one upload."""
+    import time
+
+    from tf_cyclegan.fileio import atomic_write
+    from tf_cyclegan.translate import encode_like
+
+    direction = direction if direction in translators else next(iter(translators))
+    image = read_upload(path, max_pixels)
+    translator = translators[direction]
+    h, w = image.shape[:2]
+    how = translator.describe_tiling(h, w) if translator.tile_runs(h, w) else "translated whole"
+    started = time.perf_counter()
+    translated = translator.translate_array(image)
+    seconds = time.perf_counter() - started
+    name = f"{Path(path).stem}_{direction}.png"
+    file = atomic_write(out_dir / uuid.uuid4().hex[:12] / name, encode_like(translated, name))
+    return image, translated, str(file), f"{w}x{h}, {direction}, {how}, {seconds:.1f} s"
+
+
+def build_app(translators: dict, about: dict, max_pixels: int = DEFAULT_MAX_PIXELS, work: Path | None = None):
+    """The Gradio Blocks page; its translate event is also the API (gradio_client: api_name="/translate")."""
+    import gradio as gr
+
+    work = Path(work or tempfile.mkdtemp(prefix="tf_cyclegan_demo_"))
+    directions = list(translators)
+
+    def translate(path, direction):
+        try:
+            return translate_upload(translators, path, direction, max_pixels, work / "out")
+        except TranslateError as e:
+            raise gr.Error(html.escape(str(e), quote=False), print_exception=False) from None
+
+    with gr.Blocks(title="tf_cyclegan demo") as app:
+        gr.Markdown("## tf_cyclegan: try the model\n" + model_card(about))
+        with gr.Row():
+            upload = gr.File(label="Image: any size, any format Pillow reads (drop it here)", type="filepath",
+                             file_types=["image"], elem_id="upload")
+            direction = gr.Radio([(direction_label(d, about["domains"]), d) for d in directions],
+                                 value=directions[0], label="Direction", visible=len(directions) > 1)
+        button = gr.Button("Translate", variant="primary", elem_id="translate")
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            shown = gr.Image(label="Input", type="numpy", format="png", interactive=False)
+            result = gr.Image(label="Translation (full resolution)", type="numpy", format="png",
+                              interactive=False, elem_id="result")
+        download = gr.File(label="Download the translation (PNG)", interactive=False, elem_id="download")
+        examples = example_images(work / "examples")
+        gr.Examples([[f, directions[0] if "summer" in f or len(directions) == 1 else directions[-1]]
+                     for f in examples], inputs=[upload, direction], label="Examples: the embedded dataset's "
+                    "test scenes")
+        outputs = [shown, result, download, status]
+        button.click(translate, [upload, direction], outputs, api_name="translate")
+        upload.upload(translate, [upload, direction], outputs, api_name=False)
+    return app
+
+
+def launch(app, host: str, port: int, block: bool = True):
+    """Serve one translation at a time (bounded memory; a TFLite interpreter is not thread-safe); the rest
+    wait in Gradio's queue."""
+    import gradio as gr
+
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])  # no web fonts: offline
+    app.queue(default_concurrency_limit=1, max_size=256)
+    return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
+                      show_error=True, theme=theme, inbrowser=False)
+
+
+def main(argv=None) -> int:
+    from tf_cyclegan.cli import quiet_tensorflow, run_command
+    from tf_cyclegan.translate import add_tile_arguments, tile_options
+
+    parser = argparse.ArgumentParser(prog=PROG, description="A page in the browser to try a model.")
+    parser.add_argument("--model", required=True, help="anything translate --model takes: export or version "
+                        "folder, .tflite, .onnx or .keras file, run folder")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default %(default)s: this machine only; 0.0.0.0 for all)")
+    parser.add_argument("--eval", action="store_true", help="run folders and .keras files: batch norm's running "
+                        "statistics, no dropout (as translate --eval)")
+    parser.add_argument("--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help="larger uploads are refused before decoding (default %(default)s)")
+    add_tile_arguments(parser)
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"--port {args.port}: choose a port between 1 and 65535")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no calls home
+
+    def work():
+        try:
+            import gradio  # noqa: F401
+        except ImportError:
+            raise TranslateError(f"the demo needs Gradio, which is not installed; {DEMO_INSTALL}") from None
+        quiet_tensorflow()
+        translators, about = open_directions(args.model, "eval" if args.eval else None, tile_options(args))
+        print(f"Serving {about['description']} on http://{args.host}:{args.port}", flush=True)
+        try:
+            launch(build_app(translators, about, args.max_pixels), args.host, args.port)
+        except OSError as e:
+            raise TranslateError(f"--port {args.port}: cannot listen on {args.host}:{args.port} ({e})") from None
+        return 0
+
+    return run_command(PROG, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
