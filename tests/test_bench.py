@@ -1,6 +1,7 @@
 """The benchmark command: FLOPs counted from graphs, its options, the PyTorch reference's pix2pix step, several
-models timed in one command against CycleGAN, and one tiny end-to-end run of every section (CycleGAN), of the
-train and reference sections (pix2pix) and of the train section of CUT, FastCUT and CycleGAN together."""
+models timed in one command against CycleGAN, the inference section's ONNX row (timed, or a note without the
+onnx extra), and one tiny end-to-end run of every section (CycleGAN), of the train and reference sections
+(pix2pix) and of the train section of CUT, FastCUT and CycleGAN together."""
 
 import json
 import os
@@ -85,7 +86,8 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
     assert by_kind["export"][0]["export_s"] > 0
     runtimes = {r["runtime"]: r for r in by_kind["inference"]}
     assert set(runtimes) == {"keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic",
-                             "tflite_int8_selective"}
+                             "tflite_int8_selective", "onnx"}  # onnx: the test extra installs tf2onnx, onnxruntime
+    assert by_kind["export"][0]["onnx"] is True
     assert all(r["median_s"] > 0 and r["size"] == 24 and r["peak_rss_mib"] > 0 for r in runtimes.values())
 
 
@@ -269,6 +271,55 @@ def test_bench_times_several_models_and_gives_their_ratios_to_cycle_gan(monkeypa
     # The pipeline and inference: the first model, the first size.
     assert [s[1:3] for s in spawned if s[0] in ("pipeline", "export", "keras")] == [("cut", 32)] * 3
     assert not any("error" in r for r in records)
+
+
+def test_the_inference_section_times_onnx_or_says_why_not(monkeypatch):
+    """An export with an ONNX file: its row is timed like the others; without the extra: a note, no worker."""
+    from tf_cyclegan.bench import cli
+    from tf_cyclegan.bench.options import INFERENCE, BenchOptions
+
+    missing = "tf2onnx and onnxruntime not installed; pip install 'tf_cyclegan[onnx]'"
+    for export in ({"export_s": 1.0, "folder": "/v/1", "onnx": True},
+                   {"export_s": 1.0, "folder": "/v/1", "onnx": False, "onnx_missing": missing}):
+        spawned = []
+
+        def spawn(kind, options, **extra):
+            spawned.append((kind, extra.get("folder")))
+            if kind == "export":
+                return {"bench": "export", **export}
+            return {"bench": "inference", "runtime": kind, "median_s": 0.1, "min_s": 0.1, "peak_rss_mib": 300.0}
+
+        monkeypatch.setattr(cli, "spawn", spawn)
+        lines = []
+        records = cli.run(BenchOptions(ngf=8, infer_size=24, only="inference"), lambda r: lines.append(cli.describe(r)))
+        timed = [kind for kind, folder in spawned[1:] if folder == "/v/1"]
+        assert timed == [r for r in INFERENCE if export["onnx"] or r != "onnx"]
+        assert [r.get("runtime") for r in records[1:]] == list(INFERENCE) and not any("error" in r for r in records)
+        onnx_line = next(line for line in lines if line.startswith("inference cycle_gan resnet_9blocks 24x24 onnx:"))
+        if export["onnx"]:
+            assert lines[0].startswith("export cycle_gan resnet_9blocks (SavedModel + 4 TFLite + ONNX): 1.0 s")
+            assert onnx_line.endswith("onnx: 0.100 s median, fastest 0.100 s, peak RSS 300 MiB")
+        else:
+            assert lines[0].startswith("export cycle_gan resnet_9blocks (SavedModel + 4 TFLite): 1.0 s")
+            assert onnx_line.endswith(f"onnx: skipped ({missing})")
+
+
+def test_the_export_worker_adds_onnx_when_its_packages_are_there(monkeypatch, tmp_path):
+    import tf_cyclegan.export
+    from tf_cyclegan.bench import workers
+    from tf_cyclegan.bench.options import BenchOptions
+
+    asked = []
+    monkeypatch.setattr(tf_cyclegan.export, "export_generator",  # the arguments, not the files
+                        lambda *args, onnx=False, **kwargs: asked.append(onnx) or tmp_path / "1")
+    options = BenchOptions(netG="resnet_1blocks", ngf=8, infer_size=24)
+    assert workers.onnx_missing() is None  # the test extra has tf2onnx and onnxruntime
+    record = workers.export_for_inference(options, str(tmp_path))
+    assert asked == [True] and record["onnx"] is True and "onnx_missing" not in record
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as without the extra
+    record = workers.export_for_inference(options, str(tmp_path))
+    assert asked == [True, False] and record["onnx"] is False
+    assert record["onnx_missing"] == "tf2onnx not installed; pip install 'tf_cyclegan[onnx]'"
 
 
 def test_bench_without_cycle_gan_gives_no_ratios(monkeypatch):

@@ -221,7 +221,7 @@ def onnx_model(generator, metadata: dict | None = None) -> bytes:
     except Exception as e:  # tf2onnx raises several types for an op it cannot convert
         raise ExportError(f"--onnx: tf2onnx cannot convert {generator.name} ({first_line(e)})") from None
     for key, value in (metadata or {}).items():
-        model.metadata_props.add(key=key, value=str(value))
+        model.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
     return model.SerializeToString()
 
 

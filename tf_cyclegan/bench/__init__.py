@@ -5,8 +5,9 @@ model --model lists (cycle_gan, pix2pix, cut, fastcut, each with its own default
 at each --size, its FLOPs counted from the traced graph and their rate against the best fp32 matmul any
 library reaches here (TensorFlow's, NumPy's BLAS, PyTorch's when installed), and, with cycle_gan among
 several models, each other model's step time and peak memory as ratios of CycleGAN's; the input pipeline
-alone, and the first model's generator inference at 256x256 through Keras, the SavedModel and each TFLite
-variant. `--only reference` times the PyTorch reference's iteration of the same models on the same machine
-(torch_reference.py; needs the `torch` extra; CycleGAN and pix2pix only, CUT and FastCUT get a note). Every
-measurement runs in a process of its own (workers.py), so the peak resident memory reported is its own.
+alone, and the first model's generator inference at 256x256 through Keras, the SavedModel, each TFLite
+variant and ONNX in onnxruntime (with the `onnx` extra; without it a note says so). `--only reference`
+times the PyTorch reference's iteration of the same models on the same machine (torch_reference.py; needs
+the `torch` extra; CycleGAN and pix2pix only, CUT and FastCUT get a note). Every measurement runs in a
+process of its own (workers.py), so the peak resident memory reported is its own.
 """

@@ -76,10 +76,13 @@ def describe(record: dict) -> str:
                 + (f", {ratio:.0f}x what training consumes" if ratio else "") + rss)
     if kind == "export":
         tflite = sum(runtime.startswith("tflite_") for runtime in INFERENCE)
-        return f"export {record['model']} {record['netG']} (SavedModel + {tflite} TFLite): {record['export_s']:.1f} s"
-    return (f"inference {record['model']} {record['netG']} {record['size']}x{record['size']} {record['runtime']}: "
-            f"{record['median_s']:.3f} s "
-            f"median, fastest {record['min_s']:.3f} s" + rss)
+        onnx = " + ONNX" if record.get("onnx") else ""
+        return (f"export {record['model']} {record['netG']} (SavedModel + {tflite} TFLite{onnx}): "
+                f"{record['export_s']:.1f} s")
+    head = f"inference {record['model']} {record['netG']} {record['size']}x{record['size']} {record['runtime']}"
+    if "skipped" in record:
+        return f"{head}: skipped ({record['skipped']})"
+    return f"{head}: {record['median_s']:.3f} s median, fastest {record['min_s']:.3f} s" + rss
 
 
 def run(options: BenchOptions, emit, sizes: list[int] | None = None) -> list[dict]:
@@ -129,15 +132,25 @@ def run(options: BenchOptions, emit, sizes: list[int] | None = None) -> list[dic
             record["x_training"] = record["images_s"] / training_images_s
         add(record)
     if "inference" in sections:
-        with tempfile.TemporaryDirectory() as tmp:
-            exported = spawn("export", first, folder=tmp)
-            add({**exported, "model": first.model, "netG": first.netG})
-            for runtime in INFERENCE:
-                if "folder" not in exported and runtime != "keras":
-                    continue
-                add({**spawn(runtime, first, folder=exported.get("folder", tmp)), "model": first.model,
-                     "size": first.infer_size, "netG": first.netG})
+        _inference(first, add)
     return records
+
+
+def _inference(first: BenchOptions, add) -> None:
+    """Export the first model's generator, then time it in each runtime that the export holds; the ONNX row
+    is a note when its packages are missing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = spawn("export", first, folder=tmp)
+        add({**exported, "model": first.model, "netG": first.netG})
+        for runtime in INFERENCE:
+            if "folder" not in exported and runtime != "keras":
+                continue
+            tag = {"model": first.model, "size": first.infer_size, "netG": first.netG}
+            if runtime == "onnx" and not exported.get("onnx"):
+                add({"bench": "inference", "runtime": runtime, **tag,
+                     "skipped": exported.get("onnx_missing", "the export holds no ONNX model")})
+                continue
+            add({**spawn(runtime, first, folder=exported.get("folder", tmp)), **tag})
 
 
 def _train_size(options: BenchOptions, size: int, batch_sizes: list[int], matmul, tag, add) -> dict:

@@ -12,7 +12,7 @@ RESULT = "BENCH_RESULT "  # a worker's one line of JSON on stdout starts with th
 SECTIONS = ("machine", "train", "reference", "pipeline", "inference")
 DEFAULT_SECTIONS = ("machine", "train", "pipeline", "inference")  # the reference is slow: ask for it
 INFERENCE = ("keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic",
-             "tflite_int8_selective")
+             "tflite_int8_selective", "onnx")  # onnx: when tf2onnx and onnxruntime are installed (the onnx extra)
 # The models bench times (config.MODELS) and those the PyTorch reference timing covers (torch_reference.py).
 REFERENCE_MODELS = ("cycle_gan", "pix2pix")
 BASELINE = "cycle_gan"  # with several models, the others' step time and peak RSS are given as ratios of its

@@ -200,8 +200,18 @@ def bench_generator(options: BenchOptions):
     return build_generator(**generator_options(bench_config(options)), name="G")
 
 
+def onnx_missing() -> str | None:
+    """Why the ONNX row cannot be timed here (its packages are an extra), or None when it can."""
+    import importlib.util
+
+    from tf_cyclegan.translators import ONNX_INSTALL
+
+    absent = [name for name in ("tf2onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    return f"{' and '.join(absent)} not installed; {ONNX_INSTALL}" if absent else None
+
+
 def export_for_inference(options: BenchOptions, folder: str) -> dict:
-    """The model's generator as SavedModel and TFLite."""
+    """The model's generator as SavedModel, TFLite and, when its packages are installed, ONNX."""
     from pathlib import Path
 
     import numpy as np
@@ -215,10 +225,12 @@ def export_for_inference(options: BenchOptions, folder: str) -> dict:
         for _ in range(4):
             yield {"images": rng.integers(0, 256, (1, options.infer_size, options.infer_size, 3), np.uint8)}
 
+    missing = onnx_missing()
     started = time.perf_counter()
     version = export_generator(G, Path(folder), "a2b", "A", "B", "random weights", None, 4096 * 4096,
-                               TFLITE_VARIANTS + ("int8_selective",), calibration)
-    return {"export_s": time.perf_counter() - started, "folder": str(version)}
+                               TFLITE_VARIANTS + ("int8_selective",), calibration, onnx=missing is None)
+    return {"export_s": time.perf_counter() - started, "folder": str(version), "onnx": missing is None,
+            **({"onnx_missing": missing} if missing else {})}
 
 
 def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:
@@ -230,6 +242,8 @@ def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:
         translate = translators.keras_translator(bench_generator(options))
     elif runtime == "saved_model":
         translate = translators.saved_model_translator(folder)
+    elif runtime == "onnx":
+        translate = translators.onnx_translator(os.path.join(folder, layout.onnx_file("a2b")))
     else:
         translate = translators.tflite_translator(os.path.join(folder, layout.tflite_file(
             "a2b", runtime.removeprefix("tflite_"))))
