@@ -1,9 +1,9 @@
 """python -m tf_cyclegan.translate --model PATH --input FILE_OR_DIR --output DIR [--direction a2b|b2a]
 
 PATH is an exported SavedModel version folder, a model folder or export folder (the newest version is
-used), a .tflite file (run with the LiteRT interpreter), an .onnx file (onnxruntime), a .keras generator (loaded in Keras' safe mode,
-which refuses Lambda layers) or a training run folder (its newest readable checkpoint); see
-tf_cyclegan.translators.
+used), a .tflite file (run with the LiteRT interpreter), an .onnx file (onnxruntime), a .keras generator
+(loaded in Keras' safe mode, which refuses Lambda layers) or a training run folder (its newest readable
+checkpoint); see tf_cyclegan.translators.
 Images of any size and mode are translated and written under their own names, large ones in tiles that
 share their normalisation statistics (tf_cyclegan.tiling); files that cannot be read are reported and
 skipped while the rest are translated.
@@ -129,8 +129,9 @@ def main(argv=None) -> int:
     from tf_cyclegan.cli import quiet_tensorflow, run_command
 
     parser = argparse.ArgumentParser(prog=PROG, description="Translate images with an exported or trained "
-                                     "generator (CycleGAN, pix2pix).")
-    parser.add_argument("--model", required=True, help="SavedModel / export folder, .tflite, .onnx or .keras file, or run folder")
+                                     "generator (CycleGAN, pix2pix, CUT).")
+    parser.add_argument("--model", required=True,
+                        help="SavedModel / export folder, .tflite, .onnx or .keras file, or run folder")
     parser.add_argument("--input", required=True, help="an image file or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the translations (same file names)")
     parser.add_argument("--direction", choices=("a2b", "b2a"), default=None,
