@@ -39,6 +39,7 @@ def served_model(server: str, model: str, contract: dict, call=predict):
         if statistics is None:
             out = call(server, model, "tile_statistics", {"tile": tile})
         else:
+            core = [0.0, 0.0, 1.0, 1.0] if core is None else core  # None: no statistics wanted back
             out = call(server, model, "translate_tile", {"tile": tile, "statistics": statistics, "core": core})
         return np.asarray(out["translated"], np.float32), np.asarray(out["statistics"], np.float32)
 

@@ -36,23 +36,32 @@ def _region(x, core):
 
 
 def _normalize(layer, x, given, core):
-    """(normalised x, [mean, variance] of x over core). given: (mean, variance) [C] each, or None for the
-    image's own (the layer's usual maths)."""
+    """(normalised x, [mean, variance] of x: over the whole tile when given is None, else over core, or
+    nothing when core is None). given: (mean, variance) [C] each, or None for the tile's own (the layer's
+    usual maths). TF's fused batch-norm op normalises without the element-wise temporaries, the memory a
+    thumbnail the size of a photo's megapixel needs."""
     x = tf.cast(x, tf.float32)
-    core_mean, core_variance = tf.nn.moments(_region(x, core), axes=[0, 1, 2])
-    if given is None:
-        mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-    else:
-        mean, variance = given
-    y = (x - mean) * tf.math.rsqrt(variance + layer.epsilon)
-    if isinstance(layer, ImageStatistics):
-        y = y * layer.gamma + layer.beta
-    return y, tf.concat([core_mean, core_variance], axis=0)
+    c = tf.shape(x)[-1]
+    scale, offset = (layer.gamma, layer.beta) if isinstance(layer, ImageStatistics) else (tf.ones([c]), tf.zeros([c]))
+    scale, offset = tf.cast(scale, tf.float32), tf.cast(offset, tf.float32)
+    if given is None:  # training mode over one image: its own statistics, which it also reports
+        out = tf.raw_ops.FusedBatchNormV3(x=x, scale=scale, offset=offset, mean=tf.zeros([0]), variance=tf.zeros([0]),
+                                          epsilon=layer.epsilon, is_training=True)
+        n = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], tf.float32)
+        # batch_variance is Bessel-corrected (for running averages); the normalisation used the biased one.
+        return out.y, tf.concat([out.batch_mean, out.batch_variance * (n - 1.0) / tf.maximum(n, 2.0)], axis=0)
+    mean, variance = given
+    y = tf.raw_ops.FusedBatchNormV3(x=x, scale=scale, offset=offset, mean=mean, variance=variance,
+                                    epsilon=layer.epsilon, is_training=False).y
+    if core is None:
+        return y, tf.zeros([0], tf.float32)
+    return y, tf.concat(tf.nn.moments(_region(x, core), axes=[0, 1, 2]), axis=0)
 
 
 def run_with_statistics(generator: keras.Model, images, statistics, core):
-    """(generator(images) in [-1, 1], [mean, var] of each shared layer over core, concatenated). images:
-    float [1, h, w, 3]; statistics: the same layout as returned, or None for each tile's own."""
+    """(generator(images) in [-1, 1], [mean, var] of each shared layer over core, concatenated; empty when
+    core is None). images: float [1, h, w, 3]; statistics: the same layout as returned, or None for each
+    tile's own (then reported over the whole tile)."""
     layers = shared_layers(generator)
     index = {id(layer): i for i, layer in enumerate(layers)}
     offsets = [0]
@@ -122,10 +131,18 @@ def _tiled(own, shared, norm_widths, multiple):
 
 
 def keras_tiled_model(generator: keras.Model):
-    """tiling.TiledModel of a Keras generator (already in its inference mode)."""
-    fns = {name: tf.function(fn, input_signature=spec) for name, (fn, spec) in tile_endpoints(generator).items()}
-    return _tiled(fns["tile_statistics"], lambda t, s, c: fns["translate_tile"](t, s, c),
-                  widths(generator), size_multiple_of(generator))
+    """tiling.TiledModel of a Keras generator (already in its inference mode); the blending pass, which
+    needs no statistics back, runs a third function that computes none."""
+    endpoints = tile_endpoints(generator)
+    fns = {name: tf.function(fn, input_signature=spec) for name, (fn, spec) in endpoints.items()}
+
+    @tf.function(input_signature=endpoints["translate_tile"][1][:2])
+    def translate_only(tile, statistics):
+        y, _ = run_with_statistics(generator, tf.cast(tile[None], tf.float32) / 127.5 - 1.0, statistics, None)
+        return {"translated": y[0], "statistics": tf.zeros([0], tf.float32)}
+
+    return _tiled(fns["tile_statistics"], lambda t, s, c: translate_only(t, s) if c is None else
+                  fns["translate_tile"](t, s, c), widths(generator), size_multiple_of(generator))
 
 
 def saved_model_tiled_model(loaded, contract: dict):
@@ -133,5 +150,6 @@ def saved_model_tiled_model(loaded, contract: dict):
     signatures = loaded.signatures
     own, shared = signatures["tile_statistics"], signatures["translate_tile"]
     return _tiled(lambda t: own(tile=tf.constant(t)),
-                  lambda t, s, c: shared(tile=tf.constant(t), statistics=tf.constant(s), core=tf.constant(c)),
+                  lambda t, s, c: shared(tile=tf.constant(t), statistics=tf.constant(s),
+                                         core=tf.constant(FULL if c is None else c, tf.float32)),
                   contract["tiling"]["norm_widths"], contract["tiling"]["multiple"])

@@ -125,6 +125,16 @@ def window(span: Span) -> np.ndarray:
     return w
 
 
+def windows(line: list[Span]) -> list[np.ndarray]:
+    """Each tile's window, divided by their sum: a partition of unity however many tiles overlap a pixel
+    (three can, when a side is just under two tiles long and the tiles spread evenly)."""
+    weights = [window(span) for span in line]
+    total = np.zeros(line[-1].stop, np.float32)
+    for span, weight in zip(line, weights):
+        total[span.start:span.stop] += weight
+    return [weight / total[span.start:span.stop] for span, weight in zip(line, weights)]
+
+
 def tiles(height: int, width: int, options: TileOptions) -> Iterator[tuple[Span, Span]]:
     for row in spans(height, options.tile, options.overlap):
         for col in spans(width, options.tile, options.overlap):
@@ -162,11 +172,12 @@ TileFn = Callable[[np.ndarray, "np.ndarray | None", np.ndarray], "tuple[np.ndarr
 
 @dataclasses.dataclass
 class TiledModel:
-    """What tiling needs of a model. run(tile uint8 [h, w, 3], stats or None, core fractions) -> (float
-    [-1, 1] translation [h, w, 3], [mean, var] per shared layer over the core): with stats None each layer
-    uses the tile's own statistics. `widths`: the shared layers' channel counts (empty: nothing to share,
-    as for batch norm with running statistics, and for files that cannot take statistics in). `multiple`:
-    what the tile sides must be a multiple of."""
+    """What tiling needs of a model. run(tile uint8 [h, w, 3], stats or None, core fractions or None) ->
+    (float [-1, 1] translation [h, w, 3], [mean, var] per shared layer over the core): with stats None each
+    layer uses the tile's own statistics (and reports them), with core None no statistics are wanted back.
+    `widths`: the shared layers' channel counts (empty: nothing to share, as for batch norm with running
+    statistics, and for files that cannot take statistics in). `multiple`: what the tile sides must be a
+    multiple of."""
 
     run: TileFn
     widths: list[int]
@@ -196,24 +207,45 @@ def translate_tiled(model: TiledModel, image: np.ndarray, options: TileOptions,
     # pixel grid.
     ph, pw = (max(-side % m, min_side(model) - side) for side in (h, w))
     top, left = ph // 2, pw // 2
-    padded = np.pad(image, [[top, ph - top], [left, pw - left], [0, 0]],
-                    mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+    padded = image if not ph + pw else np.pad(image, [[top, ph - top], [left, pw - left], [0, 0]],
+                                              mode="reflect" if min(h, w) > max(ph, pw) else "edge")
     mode = options.norm_stats if model.widths and model.shares else "tile"
     stats = image_statistics(model, padded, options.thumbnail_pixels) if mode != "tile" else None
-    layout = list(tiles(*padded.shape[:2], _with_multiple(options, m)))
+    options = _with_multiple(options, m)
+    rows, cols = (spans(side, options.tile, options.overlap) for side in padded.shape[:2])
     if mode == "two-pass":
         parts = []
-        for row, col in layout:
+        for row, col in tiles(*padded.shape[:2], options):
             _, core = model.run(padded[row.start:row.stop, col.start:col.stop], stats, core_fractions(row, col))
             parts.append((core, (row.core_stop - row.core_start) * (col.core_stop - col.core_start)))
             progress and progress(1)
         stats = combine(parts, model.widths)
-    out = np.zeros(padded.shape, np.float32)
-    for row, col in layout:
-        y, _ = model.run(padded[row.start:row.stop, col.start:col.stop], stats, core_fractions(row, col))
-        out[row.start:row.stop, col.start:col.stop] += y * (window(row)[:, None, None] * window(col)[None, :, None])
-        progress and progress(1)
-    return np.clip(np.round((out[top:top + h, left:left + w] + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return _blend(model, padded, stats, rows, cols, (top, left, h, w), progress)
+
+
+def _blend(model, padded, stats, rows, cols, crop, progress) -> np.ndarray:
+    """The tiles translated and blended, one row of tiles at a time: only the rows that later tiles still
+    add to are held in float32, so memory is the uint8 result and a band of tile height."""
+    top, left, h, w = crop
+    row_weights, col_weights = windows(rows), windows(cols)
+    out = np.empty((h, w, 3), np.uint8)
+    band_start, band = 0, np.zeros((0, padded.shape[1], 3), np.float32)
+    for i, (row, row_weight) in enumerate(zip(rows, row_weights)):
+        grow = row.stop - band_start - len(band)
+        if grow > 0:
+            band = np.concatenate([band, np.zeros((grow,) + band.shape[1:], np.float32)])
+        for col, col_weight in zip(cols, col_weights):
+            y, _ = model.run(padded[row.start:row.stop, col.start:col.stop], stats, None)
+            band[row.start - band_start:row.stop - band_start, col.start:col.stop] += (
+                y * (row_weight[:, None, None] * col_weight[None, :, None]))
+            progress and progress(1)
+        done = rows[i + 1].start if i + 1 < len(rows) else row.stop  # no later tile reaches above this
+        lo, hi = max(band_start, top), min(done, top + h)
+        if hi > lo:
+            finished = band[lo - band_start:hi - band_start, left:left + w]
+            out[lo - top:hi - top] = np.clip(np.round((finished + 1.0) * 127.5), 0, 255)
+        band, band_start = band[done - band_start:], done
+    return out
 
 
 def min_side(model: TiledModel) -> int:
