@@ -168,3 +168,13 @@ def test_a_headless_chromium_uploads_an_image_and_sees_its_translation(served, t
     finally:
         driver.quit()
     assert Image.open(tmp_path / "demo.png").size[0] > 800
+
+
+@pytest.mark.slow
+def test_the_load_run_answers_every_request(exported, capsys):
+    """The load benchmark's own machinery on a few requests (its figures come from the full run)."""
+    from tf_cyclegan.bench import demo_load
+
+    assert demo_load.main(["--model", str(exported), "--requests", "6", "--threads", "3", "--size", "48"]) == 0
+    out = capsys.readouterr().out
+    assert "answered 6, lost 0" in out and "server peak RSS" in out

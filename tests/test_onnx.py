@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import tiny_config
+from conftest import tiny_config, with_batch_statistics
 from tf_cyclegan import serving
 from tf_cyclegan.errors import EvaluateError, ExportError, TranslateError
 from tf_cyclegan.export import ONNX_OPSET, ExportOptions, export, load_generators, onnx_model
@@ -35,17 +35,6 @@ def exported(tmp_path_factory):
     folders = export(ExportOptions(run=str(run), output=str(root / "models"), onnx=True), log=lambda s: None)
     _, generators, _, _ = load_generators(run)
     return {"run": run, "root": root / "models", "folders": folders, "generators": generators}
-
-
-def with_batch_statistics(generator):
-    """Batch norm with running statistics far from 0 and 1, so that train and eval mode differ."""
-    rng = np.random.default_rng(0)
-    for layer in generator.layers:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([1 + 0.1 * rng.standard_normal(n), 0.1 * rng.standard_normal(n),
-                               0.1 * rng.standard_normal(n), 0.5 + rng.random(n)])
-    return generator
 
 
 @pytest.fixture(scope="module")

@@ -357,13 +357,9 @@ def unet_exports(tmp_path_factory):
     from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
     from tf_cyclegan.networks import build_generator
 
-    G = build_generator("unet_128", ngf=8, norm="batch", name="G")
-    rng = np.random.default_rng(0)
-    for layer in G.layers:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([1 + 0.1 * rng.standard_normal(n), 0.1 * rng.standard_normal(n),
-                               0.1 * rng.standard_normal(n), 0.5 + rng.random(n)])
+    from conftest import with_batch_statistics
+
+    G = with_batch_statistics(build_generator("unet_128", ngf=8, norm="batch", name="G"))
     root = tmp_path_factory.mktemp("unet_exports")
     folders = {mode: export_generator(G, root / mode / "a2b", "a2b", "A", "B", "test", None, 4096 * 4096,
                                       TFLITE_VARIANTS, mode=mode) for mode in ("train", "eval")}
