@@ -12,7 +12,6 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from conftest import tiny_config, with_batch_statistics
