@@ -153,9 +153,14 @@ def translate_upload(translators: dict, path: str | None, direction: str | None,
     started = time.perf_counter()
     translated = translator.translate_array(image)
     seconds = time.perf_counter() - started
-    name = f"{Path(path).stem}_{direction}.png"
-    file = atomic_write(out_dir / uuid.uuid4().hex[:12] / name, encode_like(translated, name))
-    return image, translated, str(file), f"{w}x{h}, {direction}, {how}, {seconds:.1f} s"
+    # Files of this request's own, not arrays: Gradio writes arrays to a path named by their content, not
+    # atomically, so two identical requests at once could each send a half-written file.
+    folder = out_dir / uuid.uuid4().hex[:12]
+    stem = Path(path).stem
+    shown = atomic_write(folder / f"{stem}.png", encode_like(image, "input.png"))
+    name = f"{stem}_{direction}.png"
+    file = atomic_write(folder / name, encode_like(translated, name))
+    return str(shown), str(file), str(file), f"{w}x{h}, {direction}, {how}, {seconds:.1f} s"
 
 
 def build_app(translators: dict, about: dict, max_pixels: int = DEFAULT_MAX_PIXELS, work: Path | None = None):
@@ -181,9 +186,9 @@ def build_app(translators: dict, about: dict, max_pixels: int = DEFAULT_MAX_PIXE
         button = gr.Button("Translate", variant="primary", elem_id="translate")
         status = gr.Markdown(elem_id="status")
         with gr.Row():
-            shown = gr.Image(label="Input", type="numpy", format="png", interactive=False)
-            result = gr.Image(label="Translation (full resolution)", type="numpy", format="png",
-                              interactive=False, elem_id="result")
+            shown = gr.Image(label="Input", type="filepath", interactive=False)
+            result = gr.Image(label="Translation (full resolution)", type="filepath", interactive=False,
+                              elem_id="result")
         download = gr.File(label="Download the translation (PNG)", interactive=False, elem_id="download")
         examples = example_images(work / "examples")
         gr.Examples([[f, directions[0] if "summer" in f or len(directions) == 1 else directions[-1]]
