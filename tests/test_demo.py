@@ -178,3 +178,27 @@ def test_the_load_run_answers_every_request(exported, capsys):
     assert demo_load.main(["--model", str(exported), "--requests", "6", "--threads", "3", "--size", "48"]) == 0
     out = capsys.readouterr().out
     assert "answered 6, lost 0" in out and "server peak RSS" in out
+
+
+def test_runs_keras_files_and_pix2pix_exports_open_with_what_the_page_shows(tmp_path):
+    from pathlib import Path
+
+    from conftest import with_batch_statistics
+
+    run = Path(__file__).parent / "fixtures" / "run_0.1.0"
+    translators, about = demo.open_directions(str(run))
+    assert list(translators) == ["a2b", "b2a"] and about["checkpoint"].endswith("ckpt-3")
+    assert about["settings"]["netG"] and about["mode"] == "train"
+    G = with_batch_statistics(build_generator("unet_128", ngf=8, norm="batch", name="G"))
+    G.save(tmp_path / "G.keras")
+    translators, about = demo.open_directions(str(tmp_path / "G.keras"), mode="eval")
+    assert list(translators) == ["a2b"] and "running statistics" in demo.model_card(about)
+    version = export_generator(G, tmp_path / "pix2pix" / "a2b", "a2b", "labels", "photos", "ckpt-5",
+                               {"model": "pix2pix"}, 4096 * 4096, variants=(), mode="train")
+    translators, about = demo.open_directions(str(tmp_path / "pix2pix"))
+    card = demo.model_card(about)
+    assert "**a2b**: labels → photos" in card and "model pix2pix" in card
+    assert "**inference mode**: train (batch norm with each image's own statistics, dropout on" in card
+    image = render_scene(2, "summer", 128)[:, :96]
+    assert translators["a2b"](image).shape == image.shape
+    assert version.name == "1"

@@ -28,6 +28,7 @@ def open_directions(path: str, mode: str | None = None, tiles=None) -> tuple[dic
     """({direction: Translator}, about) for every direction the model has; `about` holds what the page
     shows of it: the domains per direction, the checkpoint, the training settings, the inference mode."""
     from tf_cyclegan import layout
+    from tf_cyclegan.inference import MODE_MEANS
     from tf_cyclegan.translators import Translator
 
     p = Path(path)
@@ -48,7 +49,8 @@ def open_directions(path: str, mode: str | None = None, tiles=None) -> tuple[dic
              "domains": {d: (c.get("source_domain", "A" if d == "a2b" else "B"),
                              c.get("target_domain", "B" if d == "a2b" else "A")) for d, c in contracts.items()},
              "checkpoint": first.get("checkpoint"), "settings": first.get("training_config") or {},
-             "mode": first.get("inference_mode", mode or "train"), "mode_means": first.get("inference_mode_means")}
+             "mode": first.get("inference_mode", mode or "train")}
+    about["mode_means"] = first.get("inference_mode_means", MODE_MEANS[about["mode"]])
     return translators, about
 
 

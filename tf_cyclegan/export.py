@@ -250,10 +250,9 @@ def representative_images(config, n: int = 16):
 
 def inference_contract(generator, mode: str) -> dict:
     """What an export says of how its generator runs (see tf_cyclegan.inference)."""
-    from tf_cyclegan.inference import has_train_mode_layers
+    from tf_cyclegan.inference import MODE_MEANS, has_train_mode_layers
 
-    what = {"train": "batch norm with each image's own statistics, dropout on (the reference's test mode)",
-            "eval": "batch norm's running statistics from training, no dropout (PyTorch's model.eval())"}
+    what = dict(MODE_MEANS)
     differ = has_train_mode_layers(generator)
     if not differ:
         what = dict.fromkeys(what, "no batch norm or dropout: both modes compute the same")

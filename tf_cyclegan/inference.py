@@ -19,6 +19,8 @@ import tensorflow as tf
 from keras import ops
 
 MODES = ("train", "eval")
+MODE_MEANS = {"train": "batch norm with each image's own statistics, dropout on (the reference's test mode)",
+              "eval": "batch norm's running statistics from training, no dropout (PyTorch's model.eval())"}
 MODE_HELP = ("train: batch norm with each image's own statistics and dropout on, as the reference tests "
              "unless --eval; eval: the running statistics of training, no dropout (PyTorch's model.eval())")
 
