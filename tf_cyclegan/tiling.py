@@ -254,6 +254,11 @@ def min_side(model: TiledModel) -> int:
     return max(model.multiple, 4 * GRID)
 
 
+def tile_side(model: TiledModel, options: TileOptions) -> int:
+    """The side the tiles really have: --tile rounded up to the generator's size multiple."""
+    return _with_multiple(options, max(model.multiple, GRID)).tile
+
+
 def _with_multiple(options: TileOptions, m: int) -> TileOptions:
     """The tile size rounded up to what the generator takes (a U-Net's 256)."""
     tile = -(-options.tile // m) * m

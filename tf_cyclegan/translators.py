@@ -236,7 +236,7 @@ class Translator:
     or a file path, returning a PIL image, an array, or (for a path) a PIL image; with `output=` it also
     writes the translation there atomically and returns that path. Images over the tiling limit are
     translated in tiles that share their normalisation statistics (tf_cyclegan.tiling); see
-    docs/python_api.md#translator."""
+    docs/translator.md."""
 
     def __init__(self, opened: OpenedModel, tiles=None):
         from tf_cyclegan.tiling import TileOptions
@@ -277,7 +277,10 @@ class Translator:
         return tiling.passes(self.tiled_model(), (height, width), self.tiles)
 
     def describe_tiling(self, height: int, width: int) -> str:
+        from tf_cyclegan import tiling
+
         model = self.tiled_model()
+        tile = tiling.tile_side(model, self.tiles)
         runs = self.tile_runs(height, width)
         if not model.widths:
             how = ("tiles with their own statistics (this model kind cannot take shared ones in: translate "
@@ -285,7 +288,7 @@ class Translator:
                    "tiles (no per-image statistics to share)")
         else:
             how = f"tiles, {self.tiles.norm_stats} statistics"
-        return f"{runs} {self.tiles.tile}x{self.tiles.tile} {how}, overlap {self.tiles.overlap}"
+        return f"{runs} {tile}x{tile} {how}, overlap {self.tiles.overlap}"
 
     def translate_array(self, image: np.ndarray, progress=None) -> np.ndarray:
         """uint8 [H, W, 3] -> uint8 [H, W, 3], tiled when the image is over the limit. `progress(n)` is told
