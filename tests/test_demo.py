@@ -202,3 +202,13 @@ def test_runs_keras_files_and_pix2pix_exports_open_with_what_the_page_shows(tmp_
     image = render_scene(2, "summer", 128)[:, :96]
     assert translators["a2b"](image).shape == image.shape
     assert version.name == "1"
+
+
+def test_a_long_running_demo_keeps_only_its_newest_results(tmp_path):
+    import os
+
+    for i in range(7):
+        (tmp_path / f"request{i}").mkdir()
+        os.utime(tmp_path / f"request{i}", (1000 + i, 1000 + i))
+    demo.prune(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["request4", "request5", "request6"]

@@ -162,7 +162,20 @@ def translate_upload(translators: dict, path: str | None, direction: str | None,
     shown = atomic_write(folder / f"{stem}.png", encode_like(image, "input.png"))
     name = f"{stem}_{direction}.png"
     file = atomic_write(folder / name, encode_like(translated, name))
+    prune(out_dir)
     return str(shown), str(file), str(file), f"{w}x{h}, {direction}, {how}, {seconds:.1f} s"
+
+
+KEEP_RESULTS = 100  # request folders kept on disk; Gradio has its own copy once it has answered
+
+
+def prune(out_dir: Path, keep: int = KEEP_RESULTS):
+    """Delete all but the newest `keep` request folders, so a demo left running does not fill the disk."""
+    import shutil
+
+    folders = sorted((f for f in out_dir.iterdir() if f.is_dir()), key=lambda f: f.stat().st_mtime)
+    for folder in folders[:-keep]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def build_app(translators: dict, about: dict, max_pixels: int = DEFAULT_MAX_PIXELS, work: Path | None = None):
@@ -178,7 +191,7 @@ def build_app(translators: dict, about: dict, max_pixels: int = DEFAULT_MAX_PIXE
         except TranslateError as e:
             raise gr.Error(html.escape(str(e), quote=False), print_exception=False) from None
 
-    with gr.Blocks(title="tf_cyclegan demo") as app:
+    with gr.Blocks(title="tf_cyclegan demo", delete_cache=(1800, 3600)) as app:  # Gradio's copies: an hour
         gr.Markdown("## tf_cyclegan: try the model\n" + model_card(about))
         with gr.Row():
             upload = gr.File(label="Image: any size, any format Pillow reads (drop it here)", type="filepath",
