@@ -319,7 +319,8 @@ keras.utils.set_random_seed(0)
 image = np.random.default_rng(0).integers(0, 256, (4000, 6000, 3), np.uint8)
 out = Translator.from_generator(build_generator("resnet_1blocks", ngf=8))(image)
 assert out.shape == image.shape and out.dtype == np.uint8 and out.std() > 0
-print("peak_rss_mib", next(int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")))
+from tf_cyclegan.bench.workers import vm_hwm_mib
+print("peak_rss_mib", vm_hwm_mib())
 """
 
 

@@ -16,6 +16,7 @@ import tensorflow as tf
 from tf_cyclegan.inference import ImageStatistics
 from tf_cyclegan.layers import is_instance_norm
 from tf_cyclegan.networks import size_multiple_of
+from tf_cyclegan.serving import to_float
 
 
 def shared_layers(generator: keras.Model) -> list[keras.layers.Layer]:
@@ -99,12 +100,12 @@ def tile_endpoints(generator: keras.Model) -> dict:
     size = sum(2 * c for c in widths(generator))
 
     def tile_statistics(tile):
-        y, stats = run_with_statistics(generator, tf.cast(tile[None], tf.float32) / 127.5 - 1.0, None,
+        y, stats = run_with_statistics(generator, to_float(tile[None]), None,
                                        tf.constant(FULL))
         return {"translated": y[0], "statistics": stats}
 
     def translate_tile(tile, statistics, core):
-        y, stats = run_with_statistics(generator, tf.cast(tile[None], tf.float32) / 127.5 - 1.0, statistics, core)
+        y, stats = run_with_statistics(generator, to_float(tile[None]), statistics, core)
         return {"translated": y[0], "statistics": stats}
 
     tile = tf.TensorSpec([None, None, 3], tf.uint8, name="tile")
@@ -138,7 +139,7 @@ def keras_tiled_model(generator: keras.Model):
 
     @tf.function(input_signature=endpoints["translate_tile"][1][:2])
     def translate_only(tile, statistics):
-        y, _ = run_with_statistics(generator, tf.cast(tile[None], tf.float32) / 127.5 - 1.0, statistics, None)
+        y, _ = run_with_statistics(generator, to_float(tile[None]), statistics, None)
         return {"translated": y[0], "statistics": tf.zeros([0], tf.float32)}
 
     return _tiled(fns["tile_statistics"], lambda t, s, c: translate_only(t, s) if c is None else

@@ -205,11 +205,11 @@ def translate_tiled(model: TiledModel, image: np.ndarray, options: TileOptions,
     m = max(model.multiple, GRID)
     # Padded on both sides as tf_cyclegan.serving pads an untiled image, so the stride-2 layers see the same
     # pixel grid.
-    ph, pw = (max(-side % m, min_side(model) - side) for side in (h, w))
+    ph, pw = (padded_side(model, side) - side for side in (h, w))
     top, left = ph // 2, pw // 2
     padded = image if not ph + pw else np.pad(image, [[top, ph - top], [left, pw - left], [0, 0]],
                                               mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-    mode = options.norm_stats if model.widths and model.shares else "tile"
+    mode = statistics_mode(model, options)
     stats = image_statistics(model, padded, options.thumbnail_pixels) if mode != "tile" else None
     options = _with_multiple(options, m)
     rows, cols = (spans(side, options.tile, options.overlap) for side in padded.shape[:2])
@@ -248,6 +248,17 @@ def _blend(model, padded, stats, rows, cols, crop, progress) -> np.ndarray:
     return out
 
 
+def statistics_mode(model: TiledModel, options: TileOptions) -> str:
+    """--norm_stats, or "tile" for a model with nothing to share or that cannot take statistics in."""
+    return options.norm_stats if model.widths and model.shares else "tile"
+
+
+def padded_side(model: TiledModel, side: int) -> int:
+    """A side padded up to the generator's multiple, and to at least min_side."""
+    m = max(model.multiple, GRID)
+    return max(-(-side // m) * m, min_side(model))
+
+
 def min_side(model: TiledModel) -> int:
     """The smallest side a tile or thumbnail is padded to: the ResNets' reflection padding at quarter
     resolution needs more than one pixel."""
@@ -267,7 +278,6 @@ def _with_multiple(options: TileOptions, m: int) -> TileOptions:
 
 def passes(model: TiledModel, image_shape, options: TileOptions) -> int:
     """How many tile runs translate_tiled makes (for a progress bar)."""
-    m = max(model.multiple, GRID)
-    h, w = (max(-(-s // m) * m, min_side(model)) for s in image_shape[:2])
+    h, w = (padded_side(model, side) for side in image_shape[:2])
     n = sum(1 for _ in tiles(h, w, _with_multiple(options, max(model.multiple, GRID))))
-    return 2 * n if options.norm_stats == "two-pass" and model.widths and model.shares else n
+    return 2 * n if statistics_mode(model, options) == "two-pass" else n

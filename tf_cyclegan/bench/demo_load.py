@@ -39,11 +39,6 @@ def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 300) -> f
     raise RuntimeError(f"the demo did not answer on {url} within {timeout:.0f} s")
 
 
-def peak_rss_mib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM"))
-
-
 def load(url: str, image: str, requests: int, threads: int) -> tuple[list[float], list[str]]:
     """(latencies of the answered requests in seconds, errors)."""
     import threading
@@ -75,6 +70,7 @@ def main(argv=None) -> int:
     import numpy as np
     from PIL import Image
 
+    from tf_cyclegan.bench.workers import vm_hwm_mib
     from tf_cyclegan.datasets.seasons import render_scene
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
@@ -95,7 +91,7 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         latencies, errors = load(url, image, args.requests, args.threads)
         wall = time.perf_counter() - started
-        peak = peak_rss_mib(server.pid)
+        peak = vm_hwm_mib(server.pid)
     finally:
         server.terminate()
         server.wait(30)

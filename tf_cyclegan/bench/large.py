@@ -70,23 +70,19 @@ def psnr_table(model: str | None, size: int, tile: int, overlap: int) -> list[tu
 
 def large_child(model: str | None, height: int, width: int, tile: int, overlap: int) -> dict:
     """One large translation; run in a process of its own so that its peak RSS is its own."""
+    from tf_cyclegan.bench.workers import vm_hwm_mib
+
     image = scene(height, width)
     t = translator(model, tile=tile, overlap=overlap)
     t.translate_array(image[:256, :256])  # traces the whole-image function, as a user's first image does
-    baseline = peak_rss_mib()
+    baseline = vm_hwm_mib()
     started = time.perf_counter()
     out = t.translate_array(image)
     seconds = time.perf_counter() - started
     assert out.shape == image.shape
     return {"seconds": round(seconds, 1), "s_per_mp": round(seconds / (height * width / 1e6), 2),
-            "tiles": t.describe_tiling(height, width), "peak_rss_mib": peak_rss_mib(), "rss_before_mib": baseline}
+            "tiles": t.describe_tiling(height, width), "peak_rss_mib": vm_hwm_mib(), "rss_before_mib": baseline}
 
-
-def peak_rss_mib() -> int:
-    """This process's peak resident memory (VmHWM; getrusage's ru_maxrss would include a parent's, as Linux
-    keeps it across exec)."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM"))
 
 
 def main(argv=None) -> int:

@@ -15,6 +15,13 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def vm_hwm_mib(pid: int | str = "self") -> int:
+    """A process's peak resident memory from /proc (VmHWM). Unlike getrusage's ru_maxrss, which Linux keeps
+    across exec, it does not include the peak of the process that started it, or reads another process."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM"))
+
+
 def _timings(fn, iters: int) -> dict:
     """Seconds of each call of fn after one warm-up call."""
     fn()
