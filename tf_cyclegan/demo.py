@@ -29,7 +29,7 @@ def open_directions(path: str, mode: str | None = None, tiles=None) -> tuple[dic
     shows of it: the domains per direction, the checkpoint, the training settings, the inference mode."""
     from tf_cyclegan import layout
     from tf_cyclegan.inference import MODE_MEANS
-    from tf_cyclegan.translators import Translator
+    from tf_cyclegan.translators import Translator, version_folder
 
     p = Path(path)
     if layout.RunFolder(p).exists():
@@ -38,10 +38,7 @@ def open_directions(path: str, mode: str | None = None, tiles=None) -> tuple[dic
         directions = layout.export_directions(p)
         contracts = {d: layout.read_contract(layout.latest_version(p / d)) for d in directions}
     else:
-        version = p.parent if p.is_file() else p
-        if p.is_dir() and not (p / "saved_model.pb").exists() and layout.latest_version(p):
-            version = layout.latest_version(p)
-        contract = layout.read_contract(version)
+        contract = layout.read_contract(p.parent if p.is_file() else version_folder(p, None))
         directions, contracts = [contract.get("direction", "a2b")], {contract.get("direction", "a2b"): contract}
     translators = {d: Translator.load(p, d if len(directions) > 1 else None, mode, tiles) for d in directions}
     first = contracts[directions[0]]

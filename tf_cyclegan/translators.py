@@ -178,13 +178,13 @@ def open_model(path: str | os.PathLike, direction: str | None = None, mode: str 
         direction = pick_direction(list(generators), direction, f"the run {p}")
         generator = inference_generator(generators[direction], mode or "train")
         return generator_model(generator, f"run {p} ({checkpoint}, {direction}, {mode or 'train'} mode)")
-    version = _version_folder(p, direction)
+    version = version_folder(p, direction)
     contract = layout.read_contract(version)
     check_mode(contract, mode, f"--model {version}")
     return saved_model(version, contract)
 
 
-def _version_folder(p: Path, direction: str | None) -> Path:
+def version_folder(p: Path, direction: str | None) -> Path:
     """The SavedModel version that a path names (itself, or the newest of its model or export folder)."""
     if p.is_dir() and not (p / "saved_model.pb").exists():
         available = layout.export_directions(p)
