@@ -7,7 +7,7 @@ The whole-image signatures refuse images over the export's --max_pixels, and a 1
 need tens of GiB on the server. This client cuts the photo into overlapping tiles and calls the
 `tile_statistics` signature once on a shrunk copy (the statistics every tile then shares) and
 `translate_tile` once per tile, blending the float results as `translate` does (docs/translate.md#large-
-images). It needs numpy, pillow and tf_cyclegan (for tf_cyclegan.tiling, which imports no TensorFlow); the
+images). It needs numpy, pillow and tf_cyclegan (for tf_cyclegan.runtime.tiling, which imports no TensorFlow); the
 contract (tf_cyclegan.json of the served version) gives the statistics' layout.
 """
 
@@ -33,7 +33,7 @@ def predict(server: str, model: str, signature: str, inputs: dict, timeout: floa
 
 def served_model(server: str, model: str, contract: dict, call=predict):
     """tiling.TiledModel whose tiles run on the server."""
-    from tf_cyclegan.tiling import TiledModel
+    from tf_cyclegan.runtime.tiling import TiledModel
 
     def run(tile, statistics, core):
         if statistics is None:
@@ -50,7 +50,7 @@ def served_model(server: str, model: str, contract: dict, call=predict):
 def main(argv=None) -> int:
     from PIL import Image
 
-    from tf_cyclegan.tiling import TileOptions, translate_tiled
+    from tf_cyclegan.runtime.tiling import TileOptions, translate_tiled
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image")

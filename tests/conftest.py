@@ -1,4 +1,7 @@
-"""Shared fixtures: tiny configs, image-folder fixtures, and an offline cache for the embedded dataset."""
+"""Shared fixtures: tiny configs, image-folder fixtures, an offline cache for the embedded dataset, and the
+expensive ones built once per test run (per pytest-xdist worker) for every module that needs them: a tiny
+trained CycleGAN run and its export in every format. Tests that write into a shared run or export copy it
+first."""
 
 import os
 
@@ -14,7 +17,11 @@ from PIL import Image  # noqa: E402
 tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
                                            [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from tf_cyclegan.config import Config  # noqa: E402
+from tf_cyclegan.core.config import Config  # noqa: E402
+
+QUIET = dict(log=lambda line: None)
+EXPORT_PIXELS = 100_000  # the shared export's --max_pixels: small, so that tests can go over it
+EVAL_IMAGES = 6  # test images per domain that the shared run's --eval_every measures
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -80,3 +87,23 @@ def with_batch_statistics(generator):
             layer.set_weights([1 + 0.1 * rng.standard_normal(n), 0.1 * rng.standard_normal(n),
                                0.1 * rng.standard_normal(n), 0.5 + rng.random(n)])
     return generator
+
+
+@pytest.fixture(scope="session")
+def cyclegan(tmp_path_factory):
+    """A tiny CycleGAN trained for 4 steps on the embedded dataset (checkpoints at steps 2 and 4, measured
+    every 2 steps), exported with every default TFLite file and ONNX: {"run": the run folder, "root": the
+    export folder, "folders": {direction: version folder}, "generators": {direction: Keras generator}}."""
+    from tf_cyclegan.exporting.options import ExportOptions
+    from tf_cyclegan.exporting.run import export_run
+    from tf_cyclegan.runtime.opening import load_generators
+    from tf_cyclegan.training.run import train
+
+    root = tmp_path_factory.mktemp("cyclegan")
+    run = train(tiny_config(dataset="seasons", output=str(root / "run"), max_steps=4, save_latest_freq=2,
+                            eval_every=2, eval_images=EVAL_IMAGES), **QUIET)
+    folders = export_run(ExportOptions(run=str(run), output=str(root / "models"), max_pixels=EXPORT_PIXELS,
+                                       onnx=True), **QUIET)
+    _, generators, _, _ = load_generators(run, **QUIET)
+    return {"run": run, "root": root / "models", "folders": folders, "generators": generators}
+

@@ -305,12 +305,12 @@ def test_the_inference_section_times_onnx_or_says_why_not(monkeypatch):
 
 
 def test_the_export_worker_adds_onnx_when_its_packages_are_there(monkeypatch, tmp_path):
-    import tf_cyclegan.export
+    import tf_cyclegan.exporting.generator
     from tf_cyclegan.bench import workers
     from tf_cyclegan.bench.options import BenchOptions
 
     asked = []
-    monkeypatch.setattr(tf_cyclegan.export, "export_generator",  # the arguments, not the files
+    monkeypatch.setattr(tf_cyclegan.exporting.generator, "export_generator",  # the arguments, not the files
                         lambda *args, onnx=False, **kwargs: asked.append(onnx) or tmp_path / "1")
     options = BenchOptions(netG="resnet_1blocks", ngf=8, infer_size=24)
     assert workers.onnx_missing() is None  # the test extra has tf2onnx and onnxruntime

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import mixed_size_folder
+
 from tf_cyclegan.train import main
 
 TINY = ["--netG", "resnet_1blocks", "--ngf", "8", "--ndf", "8", "--load_size", "36", "--crop_size", "32",
@@ -95,7 +95,8 @@ def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_
         assert any(name.startswith(prefix) for name in straight), prefix
 
     # The networks restore on their own from either checkpoint (as export will), to the same weights.
-    from tf_cyclegan.networks import build_discriminator, build_generator
+    from tf_cyclegan.models.networks.discriminators import build_discriminator
+    from tf_cyclegan.models.networks.generators import build_generator
     nets = {}
     for path in (straight_path, resumed_path):
         G, D_Y = build_generator("resnet_1blocks", ngf=8), build_discriminator(ndf=8)
@@ -105,7 +106,7 @@ def test_interrupted_and_resumed_run_ends_bitwise_equal_to_a_straight_run(image_
 
 
 def test_first_line_of_a_graph_error_is_its_reason_not_the_preamble_or_the_stack():
-    from tf_cyclegan.errors import first_line
+    from tf_cyclegan.core.errors import first_line
 
     @tf.function
     def out_of_range(x):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tf_cyclegan.datasets.combine import REPORT, combine, main
+from tf_cyclegan.data.combine import REPORT, combine
+from tf_cyclegan.datasets.combine import main
 
 
 def save(path, size=(8, 6), seed=0):

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from tf_cyclegan.config import Config
+from tf_cyclegan.core.config import Config
 from tf_cyclegan.train import parse_config
 
 

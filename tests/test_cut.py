@@ -9,14 +9,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import write_images
 from PIL import Image
 
-from conftest import write_images
-from tf_cyclegan import patchnce
-from tf_cyclegan.config import Config
-from tf_cyclegan.loop import train
-from tf_cyclegan.models import model_class
-from tf_cyclegan.networks import build_discriminator, build_generator, size_multiple_of
+from tf_cyclegan.core.config import Config
+from tf_cyclegan.models import model_class, patchnce
+from tf_cyclegan.models.networks.discriminators import build_discriminator
+from tf_cyclegan.models.networks.generators import build_generator, size_multiple_of
+from tf_cyclegan.training.run import train
 
 
 def cut_config(model="cut", **overrides) -> Config:
@@ -135,8 +135,8 @@ def _upsample_reference(x):
 
 
 def test_blur_and_upsampling_are_cuts_filters():
-    from tf_cyclegan.layers import BilinearUpsampling2D, Blur2D, ReflectionPadding2D
-    from tf_cyclegan.lite import PhaseUpsampling2D
+    from tf_cyclegan.exporting.lite import PhaseUpsampling2D
+    from tf_cyclegan.models.networks.layers import BilinearUpsampling2D, Blur2D, ReflectionPadding2D
 
     x = np.random.default_rng(0).normal(size=(2, 7, 10, 3)).astype(np.float32)
     np.testing.assert_allclose(Blur2D()(ReflectionPadding2D(1)(x)), _blur_reference(x), atol=1e-6)
@@ -253,7 +253,9 @@ def test_a_nonfinite_step_leaves_every_network_and_optimizer_alone():
 
 # -- data ------------------------------------------------------------------------------------------
 def test_the_decay_epochs_see_images_resized_to_the_crop_size(unpaired):
-    from tf_cyclegan.data import Unpaired, folder_domains, load_resized
+    from tf_cyclegan.data.images import load_resized
+    from tf_cyclegan.data.pipeline import Unpaired
+    from tf_cyclegan.data.unpaired import folder_domains
 
     config = cut_config(dataset=str(unpaired), n_epochs=1, n_epochs_decay=2, serial_batches=True)
     data = Unpaired.from_domains(folder_domains(unpaired), config)
@@ -315,12 +317,13 @@ def _undelegated(path, shape=None) -> collections.Counter:
 
 
 def test_the_export_is_one_direction_and_xnnpack_runs_the_whole_generator(run, tmp_path, unpaired):
-    from tf_cyclegan.export import ExportOptions, export
-    from tf_cyclegan.translate import translate_files
-    from tf_cyclegan.translators import open_translator
+    from tf_cyclegan.exporting.options import ExportOptions
+    from tf_cyclegan.exporting.run import export_run
+    from tf_cyclegan.runtime.folders import translate_files
+    from tf_cyclegan.runtime.opening import open_translator
 
     output, _ = run
-    written = export(ExportOptions(run=str(output), output=str(tmp_path / "exp")), log=lambda _: None)
+    written = export_run(ExportOptions(run=str(output), output=str(tmp_path / "exp")), log=lambda _: None)
     assert list(written) == ["a2b"] and not (tmp_path / "exp" / "b2a").exists()
     contract = json.loads((written["a2b"] / "tf_cyclegan.json").read_text())
     assert (contract["model"], contract["model_directions"]) == ("cut", ["a2b"])
@@ -336,7 +339,7 @@ def test_the_export_is_one_direction_and_xnnpack_runs_the_whole_generator(run, t
 
 
 def test_the_lite_copy_of_the_antialiased_generator_has_no_resize_left_for_tflite(tmp_path):
-    from tf_cyclegan.lite import lite_generator
+    from tf_cyclegan.exporting.lite import lite_generator
 
     G = build_generator("resnet_1blocks", ngf=8, antialias=True, antialias_up=True)
     lite = lite_generator(G)
@@ -347,7 +350,8 @@ def test_the_lite_copy_of_the_antialiased_generator_has_no_resize_left_for_tflit
 
 
 def test_evaluate_measures_the_one_direction(run, tmp_path):
-    from tf_cyclegan.evaluate import EvaluateOptions, evaluate
+    from tf_cyclegan.evaluation.options import EvaluateOptions
+    from tf_cyclegan.evaluation.report import evaluate
 
     output, _ = run
     report = evaluate(EvaluateOptions(model=str(output), output=str(tmp_path / "eval"), no_fid=True),
@@ -414,7 +418,7 @@ def test_patch_nce_and_its_gradients_agree_with_cuts_pytorch_code(tmp_path):
     with the differences, which TensorFlow's matches to 1e-4."""
     torch = pytest.importorskip("torch")
     from tf_cyclegan.bench.torch_reference import INSTANCE, CUTGenerator
-    from tf_cyclegan.from_torch import load_reference_weights
+    from tf_cyclegan.models.torch_weights import load_reference_weights
 
     torch.manual_seed(0)
     reference = CUTGenerator(8, 1, INSTANCE).double()
@@ -471,7 +475,8 @@ def test_cut_trains_on_two_replicas_and_resumes_on_one(tmp_path, unpaired):
     """MirroredStrategy over the two logical CPUs: each replica samples its own locations and flips; the
     heads' update is the mean over replicas; the checkpoint resumes on one device."""
     from test_distributed import mirrored
-    from tf_cyclegan.data import folder_domains
+
+    from tf_cyclegan.data.unpaired import folder_domains
 
     output, lines = tmp_path / "two", []
     config = cut_config("fastcut", nce_idt=True, dataset=str(unpaired), output=str(output), batch_size=2,

@@ -5,11 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from conftest import mixed_size_folder, tiny_config, write_images
 from PIL import Image
 
-from conftest import mixed_size_folder, tiny_config, write_images
-from tf_cyclegan import data
-from tf_cyclegan.data import DatasetError, Unpaired, decode, folder_domains, load_domains, load_resized
+from tf_cyclegan.core.errors import DatasetError
+from tf_cyclegan.data import tfds as tfds_source
+from tf_cyclegan.data.images import decode, load_resized
+from tf_cyclegan.data.pipeline import Unpaired
+from tf_cyclegan.data.sources import load_domains
+from tf_cyclegan.data.unpaired import folder_domains
 
 
 def encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -157,7 +161,7 @@ def test_sample_batch_uses_test_images(image_folder):
 def probes(monkeypatch):
     """Stands in for the network probe (mock_data replaces the download itself): records each host."""
     hosts = []
-    monkeypatch.setattr(data, "_reachable", lambda host, **kw: hosts.append(host) or True)
+    monkeypatch.setattr(tfds_source, "unreachable", lambda url, **kw: hosts.append(url.split("/")[2]))
     return hosts
 
 
@@ -172,7 +176,7 @@ def test_tfds_cycle_gan_through_mock_data(probes):
     assert x.shape == (1, 32, 32, 3) and y.shape == (1, 32, 32, 3) and -1 <= x.min() and x.max() <= 1
 
 
-@pytest.mark.parametrize("name", data.CYCLE_GAN_CONFIGS)
+@pytest.mark.parametrize("name", tfds_source.CYCLE_GAN_CONFIGS)
 def test_every_cycle_gan_config_loads(name, probes):
     with tfds.testing.mock_data(num_examples=2):
         domains = load_domains(f"cycle_gan/{name}")
@@ -192,7 +196,7 @@ def test_unknown_tfds_name_is_a_one_line_error():
 
 
 def test_offline_download_says_what_to_do(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "_reachable", lambda host, **kw: False)
+    monkeypatch.setattr(tfds_source, "unreachable", lambda url, **kw: "efrosgans.eecs.berkeley.edu is unreachable")
     with pytest.raises(DatasetError) as info:
         load_domains("cycle_gan/summer2winter_yosemite", data_dir=str(tmp_path))
     message = str(info.value)
@@ -202,7 +206,7 @@ def test_offline_download_says_what_to_do(monkeypatch, tmp_path):
 
 
 def test_failed_download_is_reported_not_raised(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "_reachable", lambda host, **kw: True)
+    monkeypatch.setattr(tfds_source, "unreachable", lambda url, **kw: None)
 
     def fail(self, *args, **kwargs):
         raise ConnectionError("404 Client Error: Not Found\nmore detail")
@@ -283,7 +287,7 @@ UNET_128_SIZES = {(256, 256): (256, 256), (500, 333): (512, 384), (30, 42): (128
 
 @pytest.mark.parametrize("width, height", [(256, 256), (500, 333), (30, 42), (10, 6), (257, 258), (1023, 17)])
 def test_preprocessed_sizes_follow_the_reference(width, height):
-    from tf_cyclegan.data import preprocessed_size
+    from tf_cyclegan.data.pipeline import preprocessed_size
 
     none = tiny_config(preprocess="none")
     assert preprocessed_size(width, height, none) == reference_make_power_2(width, height)

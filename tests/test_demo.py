@@ -4,17 +4,17 @@ import socket
 import struct
 import zlib
 
+import gradio_client  # the test extra has it (and gradio, selenium); users get them with the demo extra
 import numpy as np
 import pytest
 from PIL import Image
 
-import gradio_client  # the test extra has it (and gradio, selenium); users get them with the demo extra
 from tf_cyclegan import demo
-from tf_cyclegan.datasets.seasons import render_scene
-from tf_cyclegan.errors import TranslateError
-from tf_cyclegan.export import export_generator
-from tf_cyclegan.networks import build_generator
-from tf_cyclegan.translate import translate_files
+from tf_cyclegan.core.errors import TranslateError
+from tf_cyclegan.data.seasons import render_scene
+from tf_cyclegan.exporting.generator import export_generator
+from tf_cyclegan.models.networks.generators import build_generator
+from tf_cyclegan.runtime.folders import translate_files
 
 
 def free_port() -> int:
@@ -115,7 +115,7 @@ def test_the_examples_are_the_embedded_test_scenes(tmp_path):
     files = demo.example_images(tmp_path)
     assert [f.rsplit("/", 1)[1] for f in files] == ["scene_0_summer.png", "scene_1_winter.png",
                                                     "scene_2_summer.png", "scene_3_winter.png"]
-    from tf_cyclegan.datasets.seasons import split_seeds
+    from tf_cyclegan.data.seasons import split_seeds
 
     np.testing.assert_array_equal(np.asarray(Image.open(files[1])), render_scene(split_seeds("testB", 1)[0],
                                                                                  "winter", 256))

@@ -14,14 +14,15 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import tiny_config
-from tf_cyclegan.config import Config
-from tf_cyclegan.data import Unpaired, folder_domains
-from tf_cyclegan.distribute import StrategyError, cpu_has_amx, make_strategy
-from tf_cyclegan.image_pool import ImagePool
-from tf_cyclegan.errors import RunError
-from tf_cyclegan.loop import train
+
+from tf_cyclegan.core.config import Config
+from tf_cyclegan.core.errors import RunError, StrategyError
+from tf_cyclegan.data.pipeline import Unpaired
+from tf_cyclegan.data.unpaired import folder_domains
+from tf_cyclegan.models.image_pool import ImagePool
+from tf_cyclegan.training.distribute import cpu_has_amx, make_strategy
+from tf_cyclegan.training.run import train
 
 NETWORKS = ("G/", "F/", "D_X/", "D_Y/", "optimizer_G/", "optimizer_D/")
 
@@ -186,9 +187,9 @@ def test_multi_worker_without_tf_config_says_what_to_set(monkeypatch):
 WORKER = """
 import json, os, sys
 import numpy as np
-from tf_cyclegan.config import Config
-from tf_cyclegan.distribute import make_strategy
-from tf_cyclegan.loop import train
+from tf_cyclegan.core.config import Config
+from tf_cyclegan.training.distribute import make_strategy
+from tf_cyclegan.training.run import train
 config = Config(**json.loads(sys.argv[1]))
 strategy = make_strategy("multi_worker")
 kept = []
@@ -342,8 +343,8 @@ def test_pix2pix_batch_norm_is_synchronised_over_replicas(tmp_path):
     does (the reference's DDP needs --norm syncbatch for this)."""
     from conftest import write_images
 
-    from tf_cyclegan.config import Config
-    from tf_cyclegan.paired import folder_pairs
+    from tf_cyclegan.core.config import Config
+    from tf_cyclegan.data.paired import folder_pairs
 
     for split in ("trainA", "trainB"):
         write_images(tmp_path / "data" / split, 4, seed=len(split))
@@ -368,7 +369,7 @@ def test_pix2pix_batch_norm_is_synchronised_over_replicas(tmp_path):
 
 def test_each_replica_draws_its_own_dropout_masks():
     """Keras' seed generator has the same state on every replica; ReplicaDropout folds the replica in."""
-    from tf_cyclegan.layers import ReplicaDropout
+    from tf_cyclegan.models.networks.layers import ReplicaDropout
 
     strategy = mirrored()
     with strategy.scope():

@@ -7,28 +7,24 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import EVAL_IMAGES as N
 from PIL import Image
-
-from conftest import tiny_config
-from tf_cyclegan import metrics
-from tf_cyclegan.data import seasons_domains
-from tf_cyclegan.errors import EvaluateError
-from tf_cyclegan.evaluate import EvaluateOptions, evaluate
-from tf_cyclegan.metrics import measure
-from tf_cyclegan.export import ExportOptions, export, load_generators
-from tf_cyclegan.loop import train
-from tf_cyclegan.translators import keras_translator
 from test_loop import read_scalars
 
-N = 6  # test images per domain
+from tf_cyclegan.core.errors import EvaluateError
+from tf_cyclegan.data.embedded import seasons_domains
+from tf_cyclegan.evaluation import inception
+from tf_cyclegan.evaluation.measures import measure
+from tf_cyclegan.evaluation.options import EvaluateOptions
+from tf_cyclegan.evaluation.report import evaluate
+from tf_cyclegan.runtime.opening import load_generators
+from tf_cyclegan.runtime.translators import keras_translator
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A tiny run on the embedded dataset, 4 steps, measured every 2 steps."""
-    root = tmp_path_factory.mktemp("evaluate")
-    return train(tiny_config(dataset="seasons", output=str(root / "run"), max_steps=4, eval_every=2, eval_images=N),
-                 log=lambda s: None)
+@pytest.fixture
+def run(cyclegan):
+    """The shared tiny run on the embedded dataset: 4 steps, measured every 2 steps (conftest.cyclegan)."""
+    return cyclegan["run"]
 
 
 @pytest.fixture(autouse=True)
@@ -89,13 +85,13 @@ def test_evaluate_a_run_writes_metrics_and_a_results_page(run, tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_an_export_agrees_with_its_run(run, tmp_path):
-    folders = export(ExportOptions(run=str(run), output=str(tmp_path / "models")), log=lambda s: None)
-    assert set(folders) == {"a2b", "b2a"}
+def test_evaluate_an_export_agrees_with_its_run(cyclegan, tmp_path):
+    run, models = cyclegan["run"], cyclegan["root"]
+    assert set(cyclegan["folders"]) == {"a2b", "b2a"}
     from_run = evaluate(EvaluateOptions(model=str(run), output=str(tmp_path / "r"), num_test=N), log=lambda s: None)
-    saved_model = evaluate(EvaluateOptions(model=str(tmp_path / "models"), output=str(tmp_path / "s"), num_test=N),
+    saved_model = evaluate(EvaluateOptions(model=str(models), output=str(tmp_path / "s"), num_test=N),
                            log=lambda s: None)
-    tflite = evaluate(EvaluateOptions(model=str(tmp_path / "models"), output=str(tmp_path / "t"), num_test=N,
+    tflite = evaluate(EvaluateOptions(model=str(models), output=str(tmp_path / "t"), num_test=N,
                                       variant="float32"), log=lambda s: None)
     assert saved_model["size"] == 32 and "SavedModel" in saved_model["model"] and "TFLite float32" in tflite["model"]
     for direction in ("a2b", "b2a"):
@@ -103,10 +99,10 @@ def test_evaluate_an_export_agrees_with_its_run(run, tmp_path):
             assert saved_model[direction][key] == pytest.approx(from_run[direction][key], abs=0.01)
             assert tflite[direction][key] == pytest.approx(from_run[direction][key], abs=0.5)  # within a level
     with pytest.raises(EvaluateError, match="--checkpoint 4: only for training run folders"):
-        evaluate(EvaluateOptions(model=str(tmp_path / "models"), output=str(tmp_path / "u"), checkpoint=4),
+        evaluate(EvaluateOptions(model=str(models), output=str(tmp_path / "u"), checkpoint=4),
                  log=lambda s: None)
     with pytest.raises(EvaluateError, match="int8_selective.tflite does not exist"):
-        evaluate(EvaluateOptions(model=str(tmp_path / "models"), output=str(tmp_path / "u"), variant="int8_selective"),
+        evaluate(EvaluateOptions(model=str(models), output=str(tmp_path / "u"), variant="int8_selective"),
                  log=lambda s: None)
 
 
@@ -115,7 +111,7 @@ def test_fid_and_kid_with_a_weights_file(run, tmp_path):
     weights = tmp_path / "inception.weights.h5"
     keras.utils.set_random_seed(0)
     keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None).save_weights(str(weights))
-    features = metrics.InceptionFeatures(weights)
+    features = inception.InceptionFeatures(weights)
     test_a, test_b = seasons_test_images(4, 32)
     f = features(np.concatenate([test_a, test_b]))
     assert f.shape == (8, 2048) and np.isfinite(f).all()
@@ -151,8 +147,12 @@ def test_cli_errors_are_one_line(run, tmp_path):
 
     missing = cli("--model", str(tmp_path / "nothing"), "--output", str(tmp_path / "o"))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
-    assert missing.stderr.strip().count("\n") == 0 and "not a training run folder" in missing.stderr
+    assert missing.stderr.strip().count("\n") == 0 and "nothing: no such file or folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = cli("--model", str(tmp_path / "empty"), "--output", str(tmp_path / "o"))
+    assert empty.returncode == 1 and empty.stderr.strip().count("\n") == 0
+    assert "empty: not a training run folder (config.json, checkpoints/), an export folder" in empty.stderr
     small = cli("--model", str(run), "--output", str(tmp_path / "o"), "--size", "5")
     assert small.returncode == 2 and "--size: SSIM needs at least 11 pixels" in small.stderr
     variant = cli("--model", str(run), "--output", str(tmp_path / "o"), "--variant", "float32")
-    assert variant.returncode == 1 and "a run folder has no TFLite files; export it first" in variant.stderr
+    assert variant.returncode == 1 and "a run folder has no TFLite or ONNX files; export it first" in variant.stderr

@@ -10,38 +10,32 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
+from conftest import EXPORT_PIXELS as MAX_PIXELS
+from conftest import load_example
 from PIL import Image
 
-from conftest import load_example, tiny_config, write_images
-from tf_cyclegan import export as export_module
-from tf_cyclegan import serving
-from tf_cyclegan.errors import CheckpointError, RunError, TranslateError
-from tf_cyclegan.export import ExportOptions, export, load_generators
-from tf_cyclegan.loop import train
-from tf_cyclegan.translate import translate_files
+from tf_cyclegan import export as export_command
+from tf_cyclegan.core.errors import CheckpointError, RunError, TranslateError
+from tf_cyclegan.exporting import generator as export_generator_module
+from tf_cyclegan.exporting.options import ExportOptions
+from tf_cyclegan.exporting.run import export_run
+from tf_cyclegan.runtime import processing
+from tf_cyclegan.runtime.folders import translate_files
+from tf_cyclegan.runtime.opening import load_generators
 
-MAX_PIXELS = 100_000
 SIZES = [(32, 32), (3, 5), (255, 257), (40, 24)]
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A tiny run trained for 3 steps, exported once for the whole module."""
-    root = tmp_path_factory.mktemp("export")
-    for split, n in (("trainA", 3), ("trainB", 3)):
-        write_images(root / "summer2winter" / split, n, seed=len(split) + n)
-    run = train(tiny_config(dataset=str(root / "summer2winter"), output=str(root / "run"), max_steps=3),
-                log=lambda s: None)
-    folders = export(ExportOptions(run=str(run), output=str(root / "models"), max_pixels=MAX_PIXELS),
-                     log=lambda s: None)
-    _, generators, _, _ = load_generators(run)
-    return {"run": run, "root": root / "models", "folders": folders, "generators": generators}
+@pytest.fixture
+def exported(cyclegan):
+    """The shared tiny run and its export (conftest.cyclegan)."""
+    return cyclegan
 
 
 def reference(generator, images_uint8):
     """The Keras generator with the export's pre/post-processing, in eager mode: the ground truth."""
-    floats = np.asarray(serving.translate_float(generator, serving.to_float(images_uint8)))
-    return floats, np.asarray(serving.to_uint8(floats))
+    floats = np.asarray(processing.translate_float(generator, processing.to_float(images_uint8)))
+    return floats, np.asarray(processing.to_uint8(floats))
 
 
 def random_images(h, w, batch=1, seed=0):
@@ -74,7 +68,7 @@ def test_layout_is_tf_servings_and_carries_a_contract(exported):
         assert contract["direction"] == direction and contract["max_pixels"] == MAX_PIXELS
         assert (contract["source_domain"], contract["target_domain"]) == (
             ("summer", "winter") if direction == "a2b" else ("winter", "summer"))
-        assert contract["training_config"]["ngf"] == 8 and contract["checkpoint"].endswith("ckpt-3")
+        assert contract["training_config"]["ngf"] == 8 and contract["checkpoint"].endswith("ckpt-4")
         assert set(contract["signatures"]) == {"serving_default", "translate_bytes", "translate_float",
                                                   "tile_statistics", "translate_tile"}
         # Each weight is saved once: the SavedModel holds exactly the generator's parameters.
@@ -92,7 +86,7 @@ def test_saved_model_signatures_equal_the_keras_generator(exported, h, w):
     out = model.signatures["serving_default"](images=tf.constant(images))["translated"].numpy()
     assert out.dtype == np.uint8 and out.shape == images.shape
     assert np.abs(out.astype(int) - uint8).max() <= 1
-    out_float = model.signatures["translate_float"](images=serving.to_float(images))["translated"].numpy()
+    out_float = model.signatures["translate_float"](images=processing.to_float(images))["translated"].numpy()
     np.testing.assert_allclose(out_float, floats, atol=1e-4)
 
 
@@ -106,7 +100,7 @@ def test_tflite_variants_match_the_keras_generator(exported, h, w, record_proper
         out = run_tflite(folder / f"b2a_{variant}.tflite", image)
         assert out.dtype == np.uint8 and out.shape == image.shape
         diff = np.abs(out.astype(int) - expected).max()
-        record_property(f"{variant}_psnr_vs_keras_{h}x{w}", round(psnr(out, expected), 1))
+        record_property(f"{variant}_psnr_vs_keras_{h}x{w}", round(float(psnr(out, expected)), 1))
         print(f"{variant} {h}x{w}: max diff {diff} levels, PSNR {psnr(out, expected):.1f} dB vs Keras")
         assert diff <= limit, (variant, diff)
 
@@ -182,30 +176,31 @@ def test_saved_model_cli_reads_the_signatures(exported):
 
 
 @pytest.mark.slow
-def test_a_second_export_is_the_next_version_and_a_failed_one_leaves_nothing(exported, monkeypatch):
-    options = ExportOptions(run=str(exported["run"]), output=str(exported["root"]), no_tflite=True)
-    folders = export(options, log=lambda s: None)
+def test_a_second_export_is_the_next_version_and_a_failed_one_leaves_nothing(exported, monkeypatch, tmp_path):
+    root = shutil.copytree(exported["root"], tmp_path / "models")  # the shared export stays as it is
+    options = ExportOptions(run=str(exported["run"]), output=str(root), no_tflite=True)
+    folders = export_run(options, log=lambda s: None)
     assert folders["a2b"].name == "2" and folders["b2a"].name == "2"
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(export_module, "tflite_models", broken)
+    monkeypatch.setattr(export_generator_module, "tflite_models", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        export(ExportOptions(run=str(exported["run"]), output=str(exported["root"])), log=lambda s: None)
-    assert sorted(p.name for p in (exported["root"] / "a2b").iterdir()) == ["1", "2"]
-    assert (exported["root"] / "a2b" / "1" / "saved_model.pb").is_file()
+        export_run(ExportOptions(run=str(exported["run"]), output=str(root)), log=lambda s: None)
+    assert sorted(p.name for p in (root / "a2b").iterdir()) == ["1", "2"]
+    assert (root / "a2b" / "1" / "saved_model.pb").is_file()
 
 
 def test_export_errors_name_what_is_wrong(exported, tmp_path):
     with pytest.raises(RunError, match="no config.json there; pass the folder a training run wrote"):
         load_generators(tmp_path)
-    with pytest.raises(CheckpointError, match=r"--checkpoint 99: .*ckpt-99 does not exist \(available: 3\)"):
+    with pytest.raises(CheckpointError, match=r"--checkpoint 99: .*ckpt-99 does not exist \(available: 4, 2\)"):
         load_generators(exported["run"], checkpoint=99)
     damaged = shutil.copytree(exported["run"], tmp_path / "damaged")
-    (damaged / "checkpoints" / "ckpt-3.index").write_bytes(b"not an index")
-    with pytest.raises(CheckpointError, match=r"ckpt-3: .*; pass --checkpoint N of a readable one, or use another"):
-        load_generators(damaged, checkpoint=3, log=lambda line: None)
+    (damaged / "checkpoints" / "ckpt-4.index").write_bytes(b"not an index")
+    with pytest.raises(CheckpointError, match=r"ckpt-4: .*; pass --checkpoint N of a readable one, or use another"):
+        load_generators(damaged, checkpoint=4, log=lambda line: None)
 
 
 def test_direction_btoa_exports_f_as_a2b(exported, tmp_path):
@@ -219,7 +214,7 @@ def test_direction_btoa_exports_f_as_a2b(exported, tmp_path):
 
 def test_export_cli_reports_a_missing_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        export_module.main(["--run", str(tmp_path / "nope"), "--output", str(tmp_path / "out")])
+        export_command.main(["--run", str(tmp_path / "nope"), "--output", str(tmp_path / "out")])
     assert info.value.code == 1
     assert "no config.json" in capsys.readouterr().err
 
@@ -257,7 +252,7 @@ def test_translate_folder_with_every_model_kind(exported, inputs, tmp_path, kind
 def test_translate_refuses_overwriting_its_input_and_unknown_models(exported, inputs, tmp_path):
     with pytest.raises(TranslateError, match="--output is the --input folder"):
         translate_files(str(exported["root"]), str(inputs), str(inputs), log=lambda s: None)
-    with pytest.raises(TranslateError, match="not a SavedModel, an export folder"):
+    with pytest.raises(TranslateError, match="not a training run folder .*, an export folder .*, a SavedModel version or model folder, or a .tflite"):
         translate_files(str(tmp_path), str(inputs), str(tmp_path / "o"), log=lambda s: None)
 
 
@@ -350,7 +345,7 @@ def test_grpc_client_calls_the_prediction_service(exported):
 def export_int8(exported, tmp_path, variant: str):
     """Export with one of the calibrated int8 options; (folders, the a2b file, its interpreter)."""
     flag = {"int8_full": "full_int8", "int8_selective": "int8_selective"}[variant]
-    folders = export(ExportOptions(run=str(exported["run"]), output=str(tmp_path), **{flag: True}),
+    folders = export_run(ExportOptions(run=str(exported["run"]), output=str(tmp_path), **{flag: True}),
                      log=lambda s: None)
     path = folders["a2b"] / f"a2b_{variant}.tflite"
     contract = json.loads((folders["a2b"] / "tf_cyclegan.json").read_text())

@@ -8,11 +8,19 @@ import zipfile
 import numpy as np
 import pytest
 
-from tf_cyclegan.from_torch import ConversionError, convert, main, read_state_dict
+from tf_cyclegan.core.errors import ConversionError
+from tf_cyclegan.from_torch import main
+from tf_cyclegan.models.torch_weights import convert, read_state_dict
 
 torch = pytest.importorskip("torch", reason="PyTorch is in the test extra; the safe reader is tested below too")
 from tf_cyclegan.bench.torch_reference import (  # noqa: E402
-    BATCH, INSTANCE, NONE, CUTGenerator, ResnetGenerator, UnetGenerator)
+    BATCH,
+    INSTANCE,
+    NONE,
+    CUTGenerator,
+    ResnetGenerator,
+    UnetGenerator,
+)
 
 
 def randomised(net, seed):
@@ -137,8 +145,8 @@ def test_cli_writes_the_export_artifacts(tmp_path):
 
 @pytest.mark.slow
 def test_the_benchmarks_reference_networks_have_the_reference_sizes():
-    from tf_cyclegan.networks import build_discriminator
     from tf_cyclegan.bench.torch_reference import NLayerDiscriminator, time_reference_step
+    from tf_cyclegan.models.networks.discriminators import build_discriminator
 
     def count(net):
         return sum(p.numel() for p in net.parameters())
@@ -178,7 +186,7 @@ def test_an_official_pix2pix_generator_converts_and_agrees_with_model_eval(tmp_p
 def test_pix2pix_train_mode_agrees_with_pytorch_train_mode_at_batch_one(tmp_path):
     """The reference tests pix2pix in train mode: batch statistics of the one test image. Dropout is off on
     both sides so that the outputs can be compared."""
-    from tf_cyclegan.inference import inference_generator
+    from tf_cyclegan.models.modes import inference_generator
 
     reference = randomised(UnetGenerator(7, 8, BATCH), seed=5).train()
     path = tmp_path / "G.pth"
@@ -209,7 +217,7 @@ def test_cli_eval_exports_pix2pix_in_eval_mode(tmp_path):
 def test_batch_norm_keeps_pytorchs_running_statistics():
     """PyTorch updates the running variance with the unbiased batch variance (Keras: the biased one); at
     pix2pix's batch of 1 the U-Net's 2x2 levels differ by 4/3 otherwise."""
-    from tf_cyclegan.layers import norm_layer
+    from tf_cyclegan.models.networks.layers import norm_layer
 
     x = np.random.default_rng(0).normal(1.0, 3.0, (1, 2, 2, 5)).astype(np.float32)
     ours = norm_layer("batch", name="bn")
@@ -229,7 +237,8 @@ def test_an_imported_pix2pix_generator_is_evaluated_on_pairs(tmp_path):
     generator that maps B to A (facades_label2photo)."""
     from PIL import Image
 
-    from tf_cyclegan.evaluate import EvaluateOptions, evaluate
+    from tf_cyclegan.evaluation.options import EvaluateOptions
+    from tf_cyclegan.evaluation.report import evaluate
 
     reference = randomised(UnetGenerator(7, 8, BATCH), seed=6)
     torch.save(reference.state_dict(), tmp_path / "label2photo.pth")
@@ -294,7 +303,7 @@ def test_resnet_sequence_names_the_layers_whose_outputs_are_cuts_features(n_bloc
     module is asked for alone: see the next test for why."""
     import keras
 
-    from tf_cyclegan.sequence import resnet_sequence
+    from tf_cyclegan.core.catalog import resnet_sequence
 
     norm_name = {INSTANCE: "instance", NONE: "none"}[norm]
     reference = randomised(CUTGenerator(8, n_blocks, norm, **switches), seed=n_blocks)
@@ -319,7 +328,7 @@ def test_cuts_in_place_relu_overwrites_a_norm_feature_unless_it_is_the_last(tmp_
     """A quirk of CUT's encode (kept by the rebuild, which is CUT's module for module): its ReLUs are in place, so
     a norm's feature, unless its index is the last one asked for, comes back rectified: our `_relu` layer's
     output, not the `_norm` one resnet_sequence names. CUT's default --nce_layers 0,4,8,12,16 name no norm."""
-    from tf_cyclegan.sequence import resnet_sequence
+    from tf_cyclegan.core.catalog import resnet_sequence
 
     reference = randomised(CUTGenerator(8, 1, INSTANCE), seed=1)
     image = torch.rand(1, 3, 16, 16) * 2 - 1

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tf_cyclegan.image_pool import ImagePool
+from tf_cyclegan.models.image_pool import ImagePool
 
 SHAPE = (2, 2, 1)
 

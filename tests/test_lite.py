@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_cyclegan.layers import Cropping2D, ReflectionPadding2D
-from tf_cyclegan.lite import InstanceNorm4D, SlicedReflectionPadding2D, lite_generator
-from tf_cyclegan.networks import build_generator, size_multiple_of
+from tf_cyclegan.exporting.lite import InstanceNorm4D, SlicedReflectionPadding2D, lite_generator
+from tf_cyclegan.models.networks.generators import build_generator, size_multiple_of
+from tf_cyclegan.models.networks.layers import Cropping2D, ReflectionPadding2D
 
 
 @pytest.mark.parametrize("padding", [1, 2, 3])

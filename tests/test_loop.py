@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import tiny_config
-from tf_cyclegan.data import folder_domains
-from tf_cyclegan.errors import RunError
-from tf_cyclegan.loop import train
+
+from tf_cyclegan.core.errors import RunError
+from tf_cyclegan.data.unpaired import folder_domains
 from tf_cyclegan.models.cycle_gan import LOSS_NAMES, CycleGAN
+from tf_cyclegan.training.run import train
 
 # What optimizer_G minimises, and --lr_policy plateau watches: every loss but the discriminators'.
 GENERATOR_LOSSES = ("loss_G", "loss_F", "loss_cycle_x", "loss_cycle_y", "loss_idt_x", "loss_idt_y")
@@ -118,7 +118,7 @@ def test_a_run_leaves_checkpoints_config_samples_and_tensorboard(image_folder, t
     # The same run again has nothing to do; a different architecture is refused with the differences.
     # On a CPU with AMX units the log suggests bfloat16.
     lines.clear()
-    monkeypatch.setattr("tf_cyclegan.loop.cpu_has_amx", lambda: True)
+    monkeypatch.setattr("tf_cyclegan.training.run.cpu_has_amx", lambda: True)
     train(config, log=lines.append)
     assert any(line.startswith("Hint: this CPU has AMX") and "--mixed_precision bf16" in line for line in lines)
     assert any("Resuming from" in line and "ckpt-10" in line for line in lines)
@@ -138,7 +138,7 @@ def test_train_accepts_loaded_domains(image_folder, tmp_path):
 @pytest.mark.slow
 def test_unet_batch_norm_pixel_discriminator_train_and_translate():
     """The reference's other networks train in the same step and translate at any size."""
-    from tf_cyclegan import serving
+    from tf_cyclegan.runtime import processing
 
     config = tiny_config(netG="unet_128", ngf=4, ndf=4, crop_size=128, load_size=128, norm="batch",
                          netD="pixel", init_type="xavier")
@@ -152,7 +152,7 @@ def test_unet_batch_norm_pixel_discriminator_train_and_translate():
     for name in after:
         assert any(not np.array_equal(a, b) for a, b in zip(before[0][name], after[name])), name
     assert not np.array_equal(before[1], np.array(moving_mean))  # batch statistics are tracked
-    out = serving.translate_float(model.G, tf.random.uniform((1, 50, 70, 3), -1, 1))
+    out = processing.translate_float(model.G, tf.random.uniform((1, 50, 70, 3), -1, 1))
     assert out.shape == (1, 50, 70, 3)
 
 

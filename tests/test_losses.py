@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_cyclegan.losses import adversarial_loss, discriminator_loss, l1_loss
+from tf_cyclegan.models.losses import adversarial_loss, discriminator_loss, l1_loss
 
 PRED = np.array([[0.5, 2.0], [-1.0, 0.0]], np.float32)
 
@@ -37,7 +37,7 @@ def test_wgangp_critic_losses_are_signed_means():
 
 def test_gradient_penalty_of_a_linear_critic_is_closed_form():
     """critic(x) = sum(w * x) has gradient w everywhere: the penalty is weight * (|w| - 1)^2."""
-    from tf_cyclegan.losses import gradient_penalty
+    from tf_cyclegan.models.losses import gradient_penalty
 
     w = tf.constant(np.random.default_rng(0).normal(size=(1, 4, 4, 3)).astype("float32"))
     critic = lambda x, training=True: tf.reduce_sum(w * x, axis=[1, 2, 3])  # noqa: E731

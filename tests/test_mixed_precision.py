@@ -4,13 +4,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import tiny_config
-from tf_cyclegan.export import load_generators
-from tf_cyclegan.networks import build_generator, dtype_policy
-from tf_cyclegan.loop import train
-from tf_cyclegan.models.cycle_gan import LOSS_NAMES, CycleGAN
 from test_loop import REAL_X, REAL_Y, snapshot
+
+from tf_cyclegan.models.cycle_gan import LOSS_NAMES, CycleGAN
+from tf_cyclegan.models.networks.generators import build_generator, dtype_policy
+from tf_cyclegan.runtime.opening import load_generators
+from tf_cyclegan.training.run import train
 
 LR = 0.0002
 

@@ -4,10 +4,10 @@ import pytest
 import tensorflow as tf
 
 import tf_cyclegan
-from tf_cyclegan.layers import Cropping2D, InstanceNormalization, ReflectionPadding2D, instance_norm
-from tf_cyclegan.lite import InstanceNorm4D
-from tf_cyclegan.networks import dtype_policy
-from tf_cyclegan.networks import build_discriminator, build_generator, size_multiple_of
+from tf_cyclegan.exporting.lite import InstanceNorm4D
+from tf_cyclegan.models.networks.discriminators import build_discriminator
+from tf_cyclegan.models.networks.generators import build_generator, dtype_policy, size_multiple_of
+from tf_cyclegan.models.networks.layers import Cropping2D, InstanceNormalization, ReflectionPadding2D, instance_norm
 
 
 @pytest.mark.parametrize("netG, params", [("resnet_9blocks", 11_378_179), ("resnet_6blocks", 7_837_699)])

@@ -12,38 +12,32 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+from conftest import with_batch_statistics
 from PIL import Image
 
-from conftest import tiny_config, with_batch_statistics
-from tf_cyclegan import serving
-from tf_cyclegan.errors import EvaluateError, ExportError, TranslateError
-from tf_cyclegan.export import ONNX_OPSET, ExportOptions, export, load_generators, onnx_model
-from tf_cyclegan.inference import inference_generator
-from tf_cyclegan.loop import train
-from tf_cyclegan.networks import build_generator
+from tf_cyclegan.core.errors import EvaluateError, ExportError, TranslateError
+from tf_cyclegan.exporting.onnx import ONNX_OPSET, onnx_model
+from tf_cyclegan.models.modes import inference_generator
+from tf_cyclegan.models.networks.generators import build_generator
+from tf_cyclegan.runtime import processing
 
 INSTALL = "pip install 'tf_cyclegan[onnx]'"
 SIZES = [(37, 53), (64, 48), (1, 1)]
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A tiny CycleGAN run on the embedded dataset (2 steps), exported once with --onnx."""
-    root = tmp_path_factory.mktemp("onnx")
-    run = train(tiny_config(dataset="seasons", output=str(root / "run"), max_steps=2), log=lambda s: None)
-    folders = export(ExportOptions(run=str(run), output=str(root / "models"), onnx=True, no_tflite=True),
-                     log=lambda s: None)
-    _, generators, _, _ = load_generators(run)
-    return {"run": run, "root": root / "models", "folders": folders, "generators": generators}
+@pytest.fixture
+def exported(cyclegan):
+    """The shared tiny run, exported with --onnx (conftest.cyclegan)."""
+    return cyclegan
 
 
 @pytest.fixture(scope="module")
-def models(exported):
+def models(cyclegan):
     """{name: (Keras generator in its inference mode, onnxruntime session)}, each converted once: the run's
     a2b through export --onnx, the others through export.onnx_model."""
     unet = with_batch_statistics(build_generator("unet_128", ngf=8, norm="batch", name="G"))  # pix2pix's, no dropout
     cut = build_generator("resnet_1blocks", ngf=8, antialias=True, antialias_up=True, name="G")
-    found = {"cycle_gan": (exported["generators"]["a2b"], str(exported["folders"]["a2b"] / "a2b.onnx"))}
+    found = {"cycle_gan": (cyclegan["generators"]["a2b"], str(cyclegan["folders"]["a2b"] / "a2b.onnx"))}
     for name, generator in (("pix2pix_train", inference_generator(unet, "train")),
                             ("pix2pix_eval", inference_generator(unet, "eval")), ("cut", cut)):
         found[name] = (generator, onnx_model(generator, {"direction": "a2b"}))
@@ -57,7 +51,7 @@ def random_images(h, w, batch=2, seed=0):
 
 def keras_uint8(generator, images):
     """The Keras generator with the export's pre/post-processing, in eager mode: the ground truth."""
-    return np.asarray(serving.translate_uint8(generator, images))
+    return np.asarray(processing.translate_uint8(generator, images))
 
 
 def run_onnx(session, images):
@@ -160,7 +154,8 @@ def test_translate_runs_an_onnx_file(exported, tmp_path, capsys):
 
 
 def test_evaluate_measures_the_onnx_variant_as_the_saved_model(exported, tmp_path):
-    from tf_cyclegan.evaluate import EvaluateOptions, evaluate
+    from tf_cyclegan.evaluation.options import EvaluateOptions
+    from tf_cyclegan.evaluation.report import evaluate
 
     reports = {variant: evaluate(EvaluateOptions(model=str(exported["root"]), output=str(tmp_path / variant),
                                                  variant=variant, num_test=4, no_fid=True), log=lambda s: None)
@@ -200,7 +195,7 @@ def test_export_without_tf2onnx_says_what_to_install_before_writing(exported, tm
     from tf_cyclegan.export import main
 
     monkeypatch.setitem(sys.modules, "tf2onnx", None)  # `import tf2onnx` fails, as without the extra
-    with pytest.raises(ExportError, match=r"tf2onnx\) is not installed; pip install 'tf_cyclegan\[onnx\]'"):
+    with pytest.raises(ExportError, match=r"tf2onnx is not installed; pip install 'tf_cyclegan\[onnx\]'"):
         onnx_model(exported["generators"]["a2b"])
     with pytest.raises(SystemExit) as info:
         main(["--run", str(exported["run"]), "--output", str(tmp_path / "out"), "--onnx"])
@@ -210,17 +205,18 @@ def test_export_without_tf2onnx_says_what_to_install_before_writing(exported, tm
 
 
 def test_translate_and_evaluate_without_onnxruntime_say_what_to_install(exported, tmp_path, monkeypatch, capsys):
-    from tf_cyclegan import evaluate, translate
-    from tf_cyclegan.translators import onnx_translator
+    import tf_cyclegan.evaluate as evaluate_command
+    import tf_cyclegan.translate as translate_command
+    from tf_cyclegan.runtime.translators import onnx_translator
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     model = exported["folders"]["a2b"] / "a2b.onnx"
     with pytest.raises(TranslateError, match=r"onnxruntime is not installed; pip install 'tf_cyclegan\[onnx\]'"):
         onnx_translator(model)
     Image.fromarray(random_images(9, 9, batch=1)[0]).save(tmp_path / "x.png")
-    for main, argv in ((translate.main, ["--model", str(model), "--input", str(tmp_path / "x.png"), "--output",
+    for main, argv in ((translate_command.main, ["--model", str(model), "--input", str(tmp_path / "x.png"), "--output",
                                          str(tmp_path / "out")]),
-                       (evaluate.main, ["--model", str(exported["root"]), "--output", str(tmp_path / "eval"),
+                       (evaluate_command.main, ["--model", str(exported["root"]), "--output", str(tmp_path / "eval"),
                                         "--variant", "onnx", "--no_fid"])):
         with pytest.raises(SystemExit) as info:
             main(argv)

@@ -8,10 +8,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tf_cyclegan.config import Config
-from tf_cyclegan.errors import DatasetError, RunError, TranslateError
-from tf_cyclegan.loop import train
-from tf_cyclegan.paired import PairedData, aligned_pairs, folder_pairs, load_pairs
+from tf_cyclegan.core.config import Config
+from tf_cyclegan.core.errors import DatasetError, RunError, TranslateError
+from tf_cyclegan.data.paired import aligned_pairs, folder_pairs
+from tf_cyclegan.data.pipeline import PairedData
+from tf_cyclegan.data.sources import load_pairs
+from tf_cyclegan.training.run import train
 
 
 def pix2pix_config(**overrides) -> Config:
@@ -82,7 +84,8 @@ def trainable(model) -> int:
 
 def test_the_networks_have_the_references_parameter_counts():
     """The reference's counts (PyTorch parameters; batch norm's running statistics are buffers there)."""
-    from tf_cyclegan.networks import build_discriminator, build_generator
+    from tf_cyclegan.models.networks.discriminators import build_discriminator
+    from tf_cyclegan.models.networks.generators import build_generator
 
     assert trainable(build_generator("unet_256", norm="batch", use_dropout=True)) == 54_413_955
     assert trainable(build_generator("unet_128", norm="batch", use_dropout=True)) == 41_828_995
@@ -158,7 +161,7 @@ def test_a_folder_of_unpaired_domains_says_to_pass_paired(image_folder):
 def test_the_embedded_dataset_has_a_paired_form(tmp_path, monkeypatch):
     import functools
 
-    from tf_cyclegan.datasets import seasons
+    from tf_cyclegan.data import seasons
 
     monkeypatch.setenv("TF_CYCLEGAN_CACHE", str(tmp_path))
     monkeypatch.setattr(seasons, "write_dataset", functools.partial(seasons.write_dataset, size=32, n_train=3,
@@ -214,10 +217,11 @@ def test_a_nonfinite_step_leaves_weights_and_running_statistics_alone():
 
 # -- export, evaluate, translate -------------------------------------------------------------------------
 def test_the_export_holds_the_one_direction_and_says_so(run, tmp_path):
-    from tf_cyclegan.export import ExportOptions, export
+    from tf_cyclegan.exporting.options import ExportOptions
+    from tf_cyclegan.exporting.run import export_run
 
     output, _ = run
-    written = export(ExportOptions(run=str(output), output=str(tmp_path / "exp"), no_tflite=True),
+    written = export_run(ExportOptions(run=str(output), output=str(tmp_path / "exp"), no_tflite=True),
                      log=lambda _: None)
     assert list(written) == ["a2b"] and not (tmp_path / "exp" / "b2a").exists()
     contract = json.loads((written["a2b"] / "tf_cyclegan.json").read_text())
@@ -227,11 +231,12 @@ def test_the_export_holds_the_one_direction_and_says_so(run, tmp_path):
 
 
 def test_int8_is_calibrated_on_the_inputs_of_the_pairs(run, tmp_path):
-    from tf_cyclegan.export import ExportOptions, export
-    from tf_cyclegan.translators import open_translator
+    from tf_cyclegan.exporting.options import ExportOptions
+    from tf_cyclegan.exporting.run import export_run
+    from tf_cyclegan.runtime.opening import open_translator
 
     output, _ = run
-    written = export(ExportOptions(run=str(output), output=str(tmp_path / "exp"), int8_selective=True),
+    written = export_run(ExportOptions(run=str(output), output=str(tmp_path / "exp"), int8_selective=True),
                      log=lambda _: None)
     lite = written["a2b"] / "a2b_int8_selective.tflite"
     image = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
@@ -241,7 +246,7 @@ def test_int8_is_calibrated_on_the_inputs_of_the_pairs(run, tmp_path):
 
 
 def test_btoa_exports_b2a(tmp_path, aligned):
-    from tf_cyclegan.export import load_generators
+    from tf_cyclegan.runtime.opening import load_generators
 
     output = tmp_path / "btoa"
     train(pix2pix_config(dataset=str(aligned), output=str(output), direction="BtoA", max_steps=1, n_samples=0),
@@ -251,7 +256,8 @@ def test_btoa_exports_b2a(tmp_path, aligned):
 
 
 def test_evaluate_measures_the_one_direction_against_the_truth(run, tmp_path):
-    from tf_cyclegan.evaluate import EvaluateOptions, evaluate
+    from tf_cyclegan.evaluation.options import EvaluateOptions
+    from tf_cyclegan.evaluation.report import evaluate
 
     output, _ = run
     tags = {value.tag for file in (output / "logs").iterdir() for record in tf.data.TFRecordDataset(str(file))
@@ -273,7 +279,7 @@ def test_evaluate_measures_the_one_direction_against_the_truth(run, tmp_path):
 
 def test_measure_one_direction_with_fid_and_kid():
     """pix2pix's evaluation: truth, identity baseline, FID and KID of the one direction; no cycle."""
-    from tf_cyclegan.metrics import fid, measure
+    from tf_cyclegan.evaluation.measures import fid, measure
 
     rng = np.random.default_rng(0)
     a, b = (rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8) for _ in range(2))
@@ -288,22 +294,23 @@ def test_measure_one_direction_with_fid_and_kid():
 
 
 def test_translate_uses_the_only_direction_and_refuses_a_mode_the_export_lacks(run, tmp_path, aligned):
-    from tf_cyclegan.export import ExportOptions, export
-    from tf_cyclegan.translate import translate_files
+    from tf_cyclegan.exporting.options import ExportOptions
+    from tf_cyclegan.exporting.run import export_run
+    from tf_cyclegan.runtime.folders import translate_files
 
     output, _ = run
     assert translate_files(str(output), str(aligned / "val"), str(tmp_path / "t"), log=lambda _: None,
                            progress=False)[0] == 3
     with pytest.raises(TranslateError, match="--direction b2a: the run .* has only a2b"):
         translate_files(str(output), str(aligned / "val"), str(tmp_path / "t2"), direction="b2a", log=lambda _: None)
-    export(ExportOptions(run=str(output), output=str(tmp_path / "exp"), no_tflite=True), log=lambda _: None)
+    export_run(ExportOptions(run=str(output), output=str(tmp_path / "exp"), no_tflite=True), log=lambda _: None)
     with pytest.raises(TranslateError, match="exported in train mode; export the run again with --eval"):
         translate_files(str(tmp_path / "exp"), str(aligned / "val"), str(tmp_path / "t3"), mode="eval",
                         log=lambda _: None)
 
 
 def test_datasets_of_the_other_kind_say_which_model_takes_them():
-    from tf_cyclegan.data import load_domains
+    from tf_cyclegan.data.sources import load_domains
 
     with pytest.raises(DatasetError, match="a paired dataset; train it with --model pix2pix"):
         load_domains("pix2pix/facades")
@@ -331,7 +338,7 @@ def test_a_run_with_dropout_from_before_its_streams_were_checkpointed_resumes(tm
 
 
 def test_cycle_gan_data_is_refused_by_pix2pix(tmp_path, image_folder):
-    from tf_cyclegan.data import folder_domains
+    from tf_cyclegan.data.unpaired import folder_domains
 
     with pytest.raises(RunError, match="--model pix2pix trains on pairs"):
         train(pix2pix_config(output=str(tmp_path / "r")), folder_domains(image_folder), log=lambda _: None)
@@ -354,10 +361,11 @@ def test_the_command_line_trains_pix2pix(tmp_path, aligned, capsys):
 def unet_exports(tmp_path_factory):
     """A unet_128 with batch norm and non-trivial statistics (no dropout, so that outputs compare), exported
     in both inference modes with every default TFLite variant."""
-    from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
-    from tf_cyclegan.networks import build_generator
-
     from conftest import with_batch_statistics
+
+    from tf_cyclegan.exporting.generator import export_generator
+    from tf_cyclegan.exporting.tflite import TFLITE_VARIANTS
+    from tf_cyclegan.models.networks.generators import build_generator
 
     G = with_batch_statistics(build_generator("unet_128", ngf=8, norm="batch", name="G"))
     root = tmp_path_factory.mktemp("unet_exports")
@@ -369,8 +377,8 @@ def unet_exports(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("h, w", [(100, 130), (37, 41)])
 def test_exports_agree_with_the_keras_generator_in_their_mode(unet_exports, h, w):
-    from tf_cyclegan.inference import inference_generator
-    from tf_cyclegan.translators import keras_translator, saved_model_translator, tflite_translator
+    from tf_cyclegan.models.modes import inference_generator
+    from tf_cyclegan.runtime.translators import keras_translator, saved_model_translator, tflite_translator
 
     G, folders = unet_exports
     image = np.random.default_rng(h).integers(0, 256, (1, h, w, 3), dtype=np.uint8)
@@ -389,8 +397,8 @@ def test_exports_agree_with_the_keras_generator_in_their_mode(unet_exports, h, w
 
 def test_train_mode_is_batch_norm_on_each_image_alone():
     """What PyTorch's train mode computes at the reference's test batch size of 1, for each image of a batch."""
-    from tf_cyclegan.inference import inference_generator
-    from tf_cyclegan.networks import build_generator
+    from tf_cyclegan.models.modes import inference_generator
+    from tf_cyclegan.models.networks.generators import build_generator
 
     G = build_generator("unet_128", ngf=8, norm="batch", name="G")
     x = tf.random.uniform([2, 128, 128, 3], -1, 1, seed=3)
@@ -400,8 +408,8 @@ def test_train_mode_is_batch_norm_on_each_image_alone():
 
 
 def test_train_mode_dropout_is_on_and_eval_mode_is_deterministic():
-    from tf_cyclegan.inference import inference_generator
-    from tf_cyclegan.networks import build_generator
+    from tf_cyclegan.models.modes import inference_generator
+    from tf_cyclegan.models.networks.generators import build_generator
 
     G = build_generator("unet_128", ngf=8, norm="batch", use_dropout=True, name="G")
     x = tf.random.uniform([1, 128, 128, 3], -1, 1, seed=4)

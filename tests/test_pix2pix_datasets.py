@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tf_cyclegan.datasets import pix2pix
-from tf_cyclegan.errors import DatasetError
+from tf_cyclegan.core.errors import DatasetError
+from tf_cyclegan.data import pix2pix_datasets as pix2pix
 
 
 def jpeg(seed: int) -> bytes:
@@ -185,7 +185,7 @@ def test_default_url_is_the_reference_one(monkeypatch):
 
 
 def test_module_imports_without_tensorflow():
-    code = "import sys, tf_cyclegan.datasets.pix2pix; assert 'tensorflow' not in sys.modules"
+    code = "import sys, tf_cyclegan.data.pix2pix_datasets; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -202,7 +202,7 @@ def test_cityscapes_says_where_to_get_it(monkeypatch, tmp_path):
 
 def test_training_reads_a_downloaded_dataset(server, tmp_path):
     """--dataset pix2pix/NAME is an aligned dataset: train/ pairs, test/ (else val/) for evaluation."""
-    from tf_cyclegan.paired import load_pairs
+    from tf_cyclegan.data.sources import load_pairs
 
     files, _ = server
     files["/facades.tar.gz"] = tarball(FACADES)

@@ -18,16 +18,16 @@ import zlib
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import tiny_config, write_images
 from PIL import Image
 
-from conftest import tiny_config, write_images
-from tf_cyclegan import checkpoints as checkpoints_module
-from tf_cyclegan import data as data_module
-from tf_cyclegan.checkpoints import CheckpointError
-from tf_cyclegan.data import DatasetError, check_image, folder_domains
-from tf_cyclegan.errors import RunError
-from tf_cyclegan.loop import train
+from tf_cyclegan.core import checkpoints as checkpoints_module
+from tf_cyclegan.core.errors import CheckpointError, DatasetError, RunError
+from tf_cyclegan.data import pipeline
+from tf_cyclegan.data.images import check_image
+from tf_cyclegan.data.unpaired import folder_domains
 from tf_cyclegan.models.cycle_gan import CycleGAN
+from tf_cyclegan.training.run import train
 
 QUIET = dict(log=lambda s: None)
 
@@ -227,23 +227,14 @@ def test_repeated_sigkill_never_loses_the_run(image_folder, tmp_path):
 
 
 # -- checkpoints -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def trained_twice(tmp_path_factory):
-    """A run with checkpoints at steps 2 and 4, trained once for the module."""
-    root = tmp_path_factory.mktemp("two_checkpoints")
-    for split, n in (("trainA", 5), ("trainB", 3)):
-        write_images(root / "data" / split, n, seed=n)
-    config = tiny_config(dataset=str(root / "data"), output=str(root / "run"), n_samples=0,
-                         save_latest_freq=2, max_steps=4, n_epochs=2, n_epochs_decay=0)
-    return config, train(config, **QUIET)
-
-
 @pytest.fixture
-def two_checkpoints(trained_twice, tmp_path):
-    """A copy of that run for one test to damage (the checkpoint state file names checkpoints relatively)."""
-    config, run = trained_twice
-    copy = shutil.copytree(run, tmp_path / "run")
-    return dataclasses.replace(config, output=str(copy)), copy
+def two_checkpoints(cyclegan, tmp_path):
+    """A copy of the shared run (checkpoints at steps 2 and 4, conftest.cyclegan) for one test to damage (the
+    checkpoint state file names checkpoints relatively)."""
+    from tf_cyclegan.core.layout import RunFolder
+
+    copy = shutil.copytree(cyclegan["run"], tmp_path / "run")
+    return dataclasses.replace(RunFolder(copy).read_config(), output=str(copy)), copy
 
 
 def corrupt(path):
@@ -268,7 +259,7 @@ def test_corrupted_latest_checkpoint_falls_back_with_a_warning(two_checkpoints):
 def test_export_reads_the_checkpoint_that_training_would_resume_from(two_checkpoints):
     """The newest checkpoint is damaged and the state file is garbage: training resumes from ckpt-2, and
     so does export, with the same warning."""
-    from tf_cyclegan.export import load_generators
+    from tf_cyclegan.runtime.opening import load_generators
 
     _, run = two_checkpoints
     corrupt(run / "checkpoints" / "ckpt-4.data-00000-of-00001")
@@ -327,7 +318,7 @@ def test_a_full_disk_is_one_message_and_keeps_earlier_checkpoints(image_folder, 
 
 def test_a_read_only_output_is_named(image_folder, tmp_path, monkeypatch):
     """Root ignores file modes, so the test makes writes fail the way a read-only mount does."""
-    from tf_cyclegan import layout
+    from tf_cyclegan.core import layout
 
     def refuse(path, data):
         raise PermissionError(13, "Read-only file system", str(path))
@@ -369,7 +360,7 @@ def test_a_non_finite_step_changes_nothing_but_the_step():
 
 def nan_at(steps):
     """Make the pipeline yield NaN images at the given 0-based steps (or from the first of them on)."""
-    original = data_module.Unpaired.train_dataset
+    original = pipeline.Unpaired.train_dataset
 
     def patched(self, config, start_step=0):
         ds = original(self, config, start_step)
@@ -387,7 +378,7 @@ def nan_at(steps):
 
 @pytest.mark.slow
 def test_one_nan_step_is_skipped_and_training_goes_on(image_folder, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data_module.Unpaired, "train_dataset", nan_at({2}))
+    monkeypatch.setattr(pipeline.Unpaired, "train_dataset", nan_at({2}))
     run = train(tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), n_samples=0), **QUIET)
     assert "step 3: non-finite" in capsys.readouterr().err
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run / "checkpoints")))
@@ -400,7 +391,7 @@ def test_one_nan_step_is_skipped_and_training_goes_on(image_folder, tmp_path, mo
 
 @pytest.mark.slow
 def test_persistent_nan_stops_and_names_the_last_good_checkpoint(image_folder, tmp_path, monkeypatch):
-    monkeypatch.setattr(data_module.Unpaired, "train_dataset", nan_at(set(range(3, 100))))
+    monkeypatch.setattr(pipeline.Unpaired, "train_dataset", nan_at(set(range(3, 100))))
     config = tiny_config(dataset=str(image_folder), output=str(tmp_path / "run"), n_samples=0, save_latest_freq=2,
                          max_nonfinite=3)
     with pytest.raises(RunError, match=r"stopped at step 6: 3 consecutive steps had non-finite losses .*last good "
@@ -422,7 +413,8 @@ def test_a_checkpoint_of_non_finite_weights_is_refused(tmp_path):
 def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
     import keras
 
-    from tf_cyclegan.translate import TranslateError, translate_files
+    from tf_cyclegan.core.errors import TranslateError
+    from tf_cyclegan.runtime.folders import translate_files
 
     inputs = keras.Input((None, None, 3))
     outputs = keras.layers.Lambda(lambda t: t * 0 + 1)(inputs)  # arbitrary code: what an attacker ships
@@ -435,8 +427,8 @@ def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
 
 
 def test_a_safe_keras_generator_translates(tmp_path):
-    from tf_cyclegan.networks import build_generator
-    from tf_cyclegan.translate import translate_files
+    from tf_cyclegan.models.networks.generators import build_generator
+    from tf_cyclegan.runtime.folders import translate_files
 
     path = tmp_path / "G.keras"
     build_generator("resnet_1blocks", ngf=4).save(path)
@@ -447,9 +439,9 @@ def test_a_safe_keras_generator_translates(tmp_path):
 
 def test_a_unet_saved_as_keras_keeps_its_size_multiple_and_translates_an_odd_size(tmp_path):
     """A U-Net needs sides that are multiples of 128; translate reads that from the loaded network itself."""
-    from tf_cyclegan.networks import build_generator, size_multiple_of
-    from tf_cyclegan.translate import translate_files
-    from tf_cyclegan.translators import keras_translator
+    from tf_cyclegan.models.networks.generators import build_generator, size_multiple_of
+    from tf_cyclegan.runtime.folders import translate_files
+    from tf_cyclegan.runtime.translators import keras_translator
 
     G = build_generator("unet_128", ngf=2)
     G.save(tmp_path / "unet.keras")
@@ -485,8 +477,8 @@ def test_outputs_get_the_permissions_of_any_new_file(tmp_path):
     """Atomic writes go through temporaries, which must not keep tempfile's private 0600 / 0700."""
     import stat
 
-    from tf_cyclegan.layout import write_version
-    from tf_cyclegan.fileio import atomic_write
+    from tf_cyclegan.core.files import atomic_write
+    from tf_cyclegan.core.layout import write_version
 
     old = os.umask(0o022)
     try:

@@ -1,6 +1,6 @@
 import pytest
 
-from tf_cyclegan.schedule import LinearDecay
+from tf_cyclegan.models.schedules import LinearDecay
 
 
 def reference_lambda(epoch, epoch_count, n_epochs, n_epochs_decay):
@@ -35,7 +35,7 @@ def test_epoch_count_shifts_the_linear_policy_like_the_reference():
 def test_step_and_cosine_policies_match_pytorchs_schedulers():
     import math
 
-    from tf_cyclegan.schedule import CosineDecay, StepDecay
+    from tf_cyclegan.models.schedules import CosineDecay, StepDecay
 
     step = StepDecay(lr=0.1, lr_decay_iters=3, steps_per_epoch=2)
     assert [round(float(step(s)), 6) for s in range(0, 14, 2)] == [0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001]
@@ -45,12 +45,12 @@ def test_step_and_cosine_policies_match_pytorchs_schedulers():
 
 
 def test_make_schedule_follows_the_config():
-    from tf_cyclegan.config import Config
-    from tf_cyclegan.schedule import CosineDecay, StepDecay, make_schedule
+    from tf_cyclegan.core.config import Config
+    from tf_cyclegan.models.schedules import CosineDecay, StepDecay, make_schedule
 
     assert isinstance(make_schedule(Config(lr_policy="step"), 10), StepDecay)
     assert isinstance(make_schedule(Config(lr_policy="cosine"), 10), CosineDecay)
-    from tf_cyclegan.schedule import PlateauDecay
+    from tf_cyclegan.models.schedules import PlateauDecay
 
     assert isinstance(make_schedule(Config(lr_policy="plateau", lr=0.001), 10), PlateauDecay)
     linear = make_schedule(Config(epoch_count=51), 10)
@@ -63,7 +63,7 @@ def test_plateau_policy_lowers_the_rate_as_pytorchs_reduce_lr_on_plateau():
     import numpy as np
     import torch
 
-    from tf_cyclegan.schedule import PlateauDecay
+    from tf_cyclegan.models.schedules import PlateauDecay
 
     rng = np.random.default_rng(0)
     # Falling, then flat within the 1% threshold, then noisy, then falling again: several reductions.
@@ -90,7 +90,7 @@ def test_plateau_policy_lowers_the_rate_as_pytorchs_reduce_lr_on_plateau():
 def test_plateau_state_lives_in_the_checkpoint(tmp_path):
     import tensorflow as tf
 
-    from tf_cyclegan.schedule import PlateauDecay
+    from tf_cyclegan.models.schedules import PlateauDecay
 
     plateau = PlateauDecay(lr=1.0, patience=0)
     for loss in (3.0, 3.0, 2.5):

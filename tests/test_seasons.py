@@ -9,15 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tf_cyclegan.datasets import seasons
-from tf_cyclegan.datasets.seasons import (
-    MARKER,
-    SIZE,
-    SPLITS,
-    render_scene,
-    split_seeds,
-    write_dataset,
-)
+from tf_cyclegan.data import seasons
+from tf_cyclegan.data.seasons import MARKER, SIZE, SPLITS, render_scene, split_seeds, write_dataset
 
 TEST_SEEDS = split_seeds("testA", 8)
 

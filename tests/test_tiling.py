@@ -6,20 +6,20 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import load_example
 from PIL import Image
 
 import tf_cyclegan
-from conftest import load_example
-from tf_cyclegan import serving, tiling
-from tf_cyclegan.datasets.seasons import render_scene
-from tf_cyclegan.errors import TranslateError
-from tf_cyclegan.export import export_generator
-from tf_cyclegan.inference import inference_generator
-from tf_cyclegan.networks import build_generator
-from tf_cyclegan.shared_norm import keras_tiled_model, shared_layers
-from tf_cyclegan.tiling import TileOptions
+from tf_cyclegan.core.errors import TranslateError
+from tf_cyclegan.data.seasons import render_scene
+from tf_cyclegan.exporting.generator import export_generator
+from tf_cyclegan.models.modes import inference_generator
+from tf_cyclegan.models.networks.generators import build_generator
+from tf_cyclegan.runtime import processing, tiling
+from tf_cyclegan.runtime.shared_norm import keras_tiled_model, shared_layers
+from tf_cyclegan.runtime.tiling import TileOptions
+from tf_cyclegan.runtime.translator import Translator
 from tf_cyclegan.translate import main as translate_main
-from tf_cyclegan.translators import Translator
 
 
 def psnr(a, b) -> float:
@@ -28,7 +28,7 @@ def psnr(a, b) -> float:
 
 
 def untiled(generator, image):
-    return np.asarray(serving.translate_uint8(generator, image[None]))[0]
+    return np.asarray(processing.translate_uint8(generator, image[None]))[0]
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_one_tile_with_its_own_statistics_is_the_generator(generator, kind):
     assert len(tiled.widths) == len(shared_layers(model)) > 0
     image = render_scene(3, "winter", 128)
     y, stats = tiled.run(image, None, np.array([0, 0, 1, 1], np.float32))
-    expected = np.asarray(serving.translate_float(model, serving.to_float(image[None])))[0]
+    expected = np.asarray(processing.translate_float(model, processing.to_float(image[None])))[0]
     np.testing.assert_allclose(y, expected, atol=2e-4)
     assert stats.shape == (2 * sum(tiled.widths),)
     again, stats_again = tiled.run(image, stats, np.array([0, 0, 1, 1], np.float32))
@@ -149,7 +149,7 @@ def test_shared_statistics_tile_a_1024_image_like_its_untiled_translation(genera
                           "two-pass": TileOptions(always_tile=True, norm_stats="two-pass", thumbnail_pixels=512 * 512),
                           "tile": TileOptions(always_tile=True, norm_stats="tile")}.items():
         figures[name] = psnr(tiling.translate_tiled(model, scene, options), whole)
-        record_property(f"psnr {name}", round(figures[name], 2))
+        record_property(f"psnr {name}", round(float(figures[name]), 2))
     print("tiled vs untiled, 1024x1024, PSNR dB:", {k: round(v, 2) for k, v in figures.items()})
     assert figures["thumbnail (default)"] >= 40
     assert figures["tile"] < figures["thumbnail 512x512"] < figures["thumbnail (default)"]
@@ -313,8 +313,8 @@ def test_the_tiled_rest_client_tiles_on_the_server_like_translate(version, scene
 
 LARGE = """
 import sys, numpy as np, keras
-from tf_cyclegan.networks import build_generator
-from tf_cyclegan.translators import Translator
+from tf_cyclegan.models.networks import build_generator
+from tf_cyclegan.runtime.translator import Translator
 keras.utils.set_random_seed(0)
 image = np.random.default_rng(0).integers(0, 256, (4000, 6000, 3), np.uint8)
 out = Translator.from_generator(build_generator("resnet_1blocks", ngf=8))(image)

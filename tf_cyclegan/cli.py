@@ -1,5 +1,6 @@
 """What every command-line tool shares: options generated from the config dataclasses (with the reference's
-flag names), one-line errors, and a quiet TensorFlow start."""
+flag names), one-line errors, a quiet TensorFlow start, the tiling flags, and command modules that are also
+the library function of their name (tf_cyclegan.train(config) beside python -m tf_cyclegan.train)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ import tempfile
 import types
 import typing
 from typing import Callable
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _field_type(field, owner):
@@ -77,8 +89,8 @@ def fail(prog: str, message: str, code: int = 1):
 
 
 def run_command(prog: str, work: Callable[[], int | None]) -> int:
-    """work()'s exit code; a tf_cyclegan.errors.Error ends the command with its one line and exit code 1."""
-    from tf_cyclegan.errors import Error
+    """work()'s exit code; a tf_cyclegan.core.errors.Error ends the command with its one line and exit code 1."""
+    from tf_cyclegan.core.errors import Error
 
     try:
         return work() or 0
@@ -133,3 +145,56 @@ def without_lines(noise: tuple[str, ...], fn: Callable[[], None]):
                     if not any(text in line for text in noise)]
             sys.stderr.write("".join(kept))
             sys.stderr.flush()
+
+
+# -- the tiling flags -------------------------------------------------------------------------------
+def add_tile_arguments(parser: argparse.ArgumentParser):
+    """The tiling flags (translate, and every command that translates images of any size)."""
+    from tf_cyclegan.runtime import tiling
+
+    group = parser.add_argument_group("large images (docs/translate.md#large-images)")
+    group.add_argument("--tile", type=int, default=tiling.DEFAULT_TILE,
+                       help="side of the tiles large images are translated in (default %(default)s)")
+    group.add_argument("--overlap", type=int, default=tiling.DEFAULT_OVERLAP,
+                       help="pixels neighbouring tiles share, blended (default %(default)s)")
+    group.add_argument("--norm_stats", choices=tiling.NORM_STATS, default=tiling.DEFAULT_NORM_STATS,
+                       help=tiling.NORM_STATS_HELP + " (default %(default)s)")
+    group.add_argument("--max_pixels_untiled", type=int, default=None,
+                       help="images with more pixels are tiled (default: what a quarter of this machine's "
+                            f"memory translates untiled, now {tiling.untiled_pixel_limit():,})")
+    group.add_argument("--thumbnail_pixels", type=int, default=tiling.DEFAULT_THUMBNAIL_PIXELS,
+                       help="pixels of the shrunk copy that --norm_stats thumbnail takes statistics from "
+                            "(default %(default)s)")
+    group.add_argument("--always_tile", action="store_true", help="tile every image, however small")
+
+
+def tile_options(args):
+    """tiling.TileOptions from the flags, or a one-line TranslateError."""
+    from tf_cyclegan.core.errors import TranslateError
+    from tf_cyclegan.runtime import tiling
+
+    try:
+        return tiling.TileOptions(args.tile, args.overlap, args.norm_stats, args.max_pixels_untiled,
+                                  args.always_tile, args.thumbnail_pixels)
+    except ValueError as e:
+        raise TranslateError(str(e)) from None
+
+
+# -- command modules that are also functions ---------------------------------------------------------
+class _CommandModule(types.ModuleType):
+    """A command's module that is also the library function it runs. The package's public `train` (or
+    `export`, `evaluate`) is the submodule of that name once Python has imported it, so the module itself
+    calls the function: tf_cyclegan.train(config) works whether or not tf_cyclegan.train was imported."""
+
+    def __call__(self, *args, **kwargs):
+        from tf_cyclegan.core.catalog import resolve
+
+        return resolve(self.__library__)(*args, **kwargs)
+
+
+def callable_as(module_name: str, library: str):
+    """Make the command module `module_name` callable as the library function `library` ("module:name")."""
+    module = sys.modules[module_name]
+    module.__class__ = _CommandModule
+    module.__library__ = library
+

@@ -16,58 +16,30 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from tf_cyclegan.errors import TranslateError, first_line
+from tf_cyclegan.cli import add_tile_arguments, quiet_tensorflow, run_command, tile_options
+from tf_cyclegan.core.errors import TranslateError, first_line
+from tf_cyclegan.core.extras import require
+from tf_cyclegan.core.pictures import save_image
+from tf_cyclegan.core.pixels import MAX_UPLOAD_PIXELS
 
 PROG = "python -m tf_cyclegan.demo"
-DEMO_INSTALL = "pip install 'tf_cyclegan[demo]'"
-DEFAULT_MAX_PIXELS = 40_000_000  # a 7,700 x 5,200 photo; more is refused before it is decoded
 SETTINGS = ("model", "dataset", "netG", "ngf", "norm", "crop_size", "n_epochs", "n_epochs_decay", "batch_size")
 
 
 def open_directions(path: str, mode: str | None = None, tiles=None) -> tuple[dict, dict]:
     """({direction: Translator}, about) for every direction the model has; `about` holds what the page
     shows of it: the domains per direction, the checkpoint, the training settings, the inference mode."""
-    from tf_cyclegan import layout
-    from tf_cyclegan.inference import MODE_MEANS
-    from tf_cyclegan.translators import Translator, version_folder
+    from tf_cyclegan.runtime.opening import open_model
+    from tf_cyclegan.runtime.translator import Translator
 
-    p = Path(path)
-    if layout.RunFolder(p).exists():
-        return _run_directions(p, mode, tiles)
-    if p.is_dir() and layout.export_directions(p):
-        directions = layout.export_directions(p)
-        contracts = {d: layout.read_contract(layout.latest_version(p / d)) for d in directions}
-    else:
-        contract = layout.read_contract(p.parent if p.is_file() else version_folder(p, None))
-        directions, contracts = [contract.get("direction", "a2b")], {contract.get("direction", "a2b"): contract}
-    translators = {d: Translator.load(p, d if len(directions) > 1 else None, mode, tiles) for d in directions}
-    first = contracts[directions[0]]
-    about = {"description": "; ".join(t.description for t in translators.values()),
-             "domains": {d: (c.get("source_domain", "A" if d == "a2b" else "B"),
-                             c.get("target_domain", "B" if d == "a2b" else "A")) for d, c in contracts.items()},
-             "checkpoint": first.get("checkpoint"), "settings": first.get("training_config") or {},
-             "mode": first.get("inference_mode", mode or "train")}
-    about["mode_means"] = first.get("inference_mode_means", MODE_MEANS[about["mode"]])
+    opened = open_model(path, mode)
+    translators = {name: Translator(direction, tiles) for name, direction in opened.directions.items()}
+    for direction in opened.directions.values():
+        direction.translate  # loaded now: a model that cannot be loaded fails before the page starts
+    about = {"description": opened.description, "domains": {d: opened.domains(d) for d in opened.directions},
+             "checkpoint": opened.checkpoint, "settings": opened.training, "mode": opened.mode,
+             "mode_means": opened.mode_means}
     return translators, about
-
-
-def _run_directions(run: Path, mode: str | None, tiles) -> tuple[dict, dict]:
-    import dataclasses
-
-    from tf_cyclegan.directions import source_target
-    from tf_cyclegan.export import inference_contract, load_generators
-    from tf_cyclegan.inference import inference_generator
-    from tf_cyclegan.translators import Translator, generator_model
-
-    config, generators, names, checkpoint = load_generators(run, log=lambda s: None)
-    mode = mode or "train"
-    translators = {d: Translator(generator_model(inference_generator(g, mode), f"run {run} ({d}, {mode} mode)"),
-                                 tiles) for d, g in generators.items()}
-    described = inference_contract(next(iter(generators.values())), mode)
-    return translators, {"description": f"run {run} ({Path(checkpoint).name})",
-                         "domains": {d: source_target(names, d) for d in generators}, "checkpoint": checkpoint,
-                         "settings": dataclasses.asdict(config), "mode": mode,
-                         "mode_means": described["inference_mode_means"]}
 
 
 def model_card(about: dict) -> str:
@@ -90,7 +62,7 @@ def read_upload(path: str | None, max_pixels: int):
     import numpy as np
     from PIL import Image
 
-    from tf_cyclegan.data import to_rgb
+    from tf_cyclegan.data.images import to_rgb
 
     if not path:
         raise TranslateError("no image: upload or drop one first")
@@ -115,7 +87,7 @@ def read_upload(path: str | None, max_pixels: int):
 def example_images(folder: Path, count: int = 4) -> list[str]:
     """The embedded dataset's first test scenes (testA in summer, testB in winter) as 256x256 PNG files,
     rendered offline and written once."""
-    from tf_cyclegan.datasets.seasons import render_scene, split_seeds
+    from tf_cyclegan.data.seasons import render_scene, split_seeds
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
@@ -123,11 +95,8 @@ def example_images(folder: Path, count: int = 4) -> list[str]:
         season = "summer" if i % 2 == 0 else "winter"
         file = folder / f"scene_{i}_{season}.png"
         if not file.exists():
-            from tf_cyclegan.fileio import atomic_write
-            from tf_cyclegan.translate import encode_like
-
             seed = split_seeds("testA" if season == "summer" else "testB", i // 2 + 1)[-1]
-            atomic_write(file, encode_like(render_scene(seed, season, 256), file.name))
+            save_image(file, render_scene(seed, season, 256))
         files.append(str(file))
     return files
 
@@ -141,9 +110,6 @@ def translate_upload(translators: dict, path: str | None, direction: str | None,
     """(input shown, translation, PNG file for download, status line) for one upload."""
     import time
 
-    from tf_cyclegan.fileio import atomic_write
-    from tf_cyclegan.translate import encode_like
-
     direction = direction if direction in translators else next(iter(translators))
     image = read_upload(path, max_pixels)
     translator = translators[direction]
@@ -156,9 +122,8 @@ def translate_upload(translators: dict, path: str | None, direction: str | None,
     # atomically, so two identical requests at once could each send a half-written file.
     folder = out_dir / uuid.uuid4().hex[:12]
     stem = Path(path).stem
-    shown = atomic_write(folder / f"{stem}.png", encode_like(image, "input.png"))
-    name = f"{stem}_{direction}.png"
-    file = atomic_write(folder / name, encode_like(translated, name))
+    shown = save_image(folder / f"{stem}.png", image)
+    file = save_image(folder / f"{stem}_{direction}.png", translated)
     prune(out_dir)
     return str(shown), str(file), str(file), f"{w}x{h}, {direction}, {how}, {seconds:.1f} s"
 
@@ -175,7 +140,7 @@ def prune(out_dir: Path, keep: int = KEEP_RESULTS):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_app(translators: dict, about: dict, max_pixels: int = DEFAULT_MAX_PIXELS, work: Path | None = None):
+def build_app(translators: dict, about: dict, max_pixels: int = MAX_UPLOAD_PIXELS, work: Path | None = None):
     """The Gradio Blocks page; its translate event is also the API (gradio_client: api_name="/translate")."""
     import gradio as gr
 
@@ -224,9 +189,6 @@ def launch(app, host: str, port: int, block: bool = True):
 
 
 def main(argv=None) -> int:
-    from tf_cyclegan.cli import quiet_tensorflow, run_command
-    from tf_cyclegan.translate import add_tile_arguments, tile_options
-
     parser = argparse.ArgumentParser(prog=PROG, description="A page in the browser to try a model.")
     parser.add_argument("--model", required=True, help="anything translate --model takes: export or version "
                         "folder, .tflite, .onnx or .keras file, run folder")
@@ -235,7 +197,7 @@ def main(argv=None) -> int:
                         help="address to listen on (default %(default)s: this machine only; 0.0.0.0 for all)")
     parser.add_argument("--eval", action="store_true", help="run folders and .keras files: batch norm's running "
                         "statistics, no dropout (as translate --eval)")
-    parser.add_argument("--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
+    parser.add_argument("--max_pixels", type=int, default=MAX_UPLOAD_PIXELS,
                         help="larger uploads are refused before decoding (default %(default)s)")
     add_tile_arguments(parser)
     args = parser.parse_args(argv)
@@ -244,10 +206,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no calls home
 
     def work():
-        try:
-            import gradio  # noqa: F401
-        except ImportError:
-            raise TranslateError(f"the demo needs Gradio, which is not installed; {DEMO_INSTALL}") from None
+        require("gradio", "demo", "the demo page", TranslateError)
         quiet_tensorflow()
         translators, about = open_directions(args.model, "eval" if args.eval else None, tile_options(args))
         print(f"Serving {about['description']} on http://{args.host}:{args.port}", flush=True)

@@ -1,19 +1,24 @@
 """python -m tf_cyclegan.train --dataset cycle_gan/summer2winter_yosemite  (defaults are the paper's);
-python -m tf_cyclegan.train --model pix2pix --dataset pix2pix/facades --direction BtoA  (pix2pix's)."""
+python -m tf_cyclegan.train --model pix2pix --dataset pix2pix/facades --direction BtoA  (pix2pix's).
+
+In Python, tf_cyclegan.train(config) trains (tf_cyclegan.training.run.train): this module is also that
+function (tf_cyclegan.cli.callable_as)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from tf_cyclegan.cli import add_dataclass_options, dataclass_from, quiet_tensorflow, run_command
-from tf_cyclegan.config import MODEL_DEFAULTS, Config
+from tf_cyclegan.cli import add_dataclass_options, callable_as, dataclass_from, quiet_tensorflow, run_command
+from tf_cyclegan.core.catalog import MODEL_DEFAULTS
+from tf_cyclegan.core.config import Config
 
 PROG = "python -m tf_cyclegan.train"
+callable_as(__name__, "tf_cyclegan.training.run:train")
 
 
 def parse_config(argv=None) -> Config:
-    """The run's config: --model's defaults (config.MODEL_DEFAULTS) under the flags given."""
+    """The run's config: --model's defaults (catalog.MODEL_DEFAULTS) under the flags given."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--model", default="cycle_gan")
     model = pre.parse_known_args(argv)[0].model
@@ -43,7 +48,7 @@ def main(argv=None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # progress lines reach a log file as they happen
     # After parsing, so that --help and flag errors answer without loading TensorFlow.
     quiet_tensorflow()
-    from tf_cyclegan.loop import TrainingInterrupted, train
+    from tf_cyclegan.training.run import TrainingInterrupted, train
 
     def work():
         try:

@@ -11,11 +11,12 @@ import subprocess
 import sys
 import tempfile
 
-from tf_cyclegan.bench.options import (BASELINE, DEFAULT_SECTIONS, INFERENCE, PROG, REFERENCE_MODELS, RESULT,
-                                      SECTIONS, BenchOptions, split_list)
+from tf_cyclegan.bench.options import (BASELINE, DEFAULT_SECTIONS, INFERENCE, PROG, REFERENCE_MODELS, RESULT, SECTIONS,
+                                       BenchOptions, split_list)
 from tf_cyclegan.cli import add_dataclass_options, fail
-from tf_cyclegan.config import CONTRASTIVE, GENERATORS_HELP, MODELS, RESNET, UNET_DOWNS, size_multiple
-from tf_cyclegan.errors import first_line
+from tf_cyclegan.core.catalog import (CONTRASTIVE, GENERATORS_HELP, MODELS, generator_family, resnet_blocks,
+                                      size_multiple)
+from tf_cyclegan.core.errors import first_line
 
 
 def spawn(kind: str, options: BenchOptions, **extra) -> dict:
@@ -241,14 +242,14 @@ def check_model(parser: argparse.ArgumentParser, options: BenchOptions, sizes: l
     from tf_cyclegan.bench.workers import bench_config
 
     netG, model = options.netG, options.model
-    if not (RESNET.match(netG) or netG in UNET_DOWNS):
+    if generator_family(netG) is None:
         parser.error(f"--netG: {netG!r} is not one of {GENERATORS_HELP}")
-    if model in CONTRASTIVE and not RESNET.match(netG):
+    if model in CONTRASTIVE and not resnet_blocks(netG):
         parser.error(f"--netG: --model {model} needs a ResNet generator (resnet_<N>blocks), got {netG}")
     multiple = size_multiple(netG)  # its 2^n downsamplings need sides that halve n times
     for name, values in (("size", sizes), ("infer_size", [options.infer_size])):
         for value in values:
-            if value % multiple and (netG in UNET_DOWNS or name == "size"):
+            if value % multiple and (not resnet_blocks(netG) or name == "size"):
                 parser.error(f"--{name}: {netG} needs a multiple of {multiple}, got {value}")
     for size in sizes:
         errors = bench_config(options.for_model(model, size)).errors()

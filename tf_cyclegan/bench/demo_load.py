@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     from PIL import Image
 
     from tf_cyclegan.bench.workers import vm_hwm_mib
-    from tf_cyclegan.datasets.seasons import render_scene
+    from tf_cyclegan.data.seasons import render_scene
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)

@@ -19,13 +19,13 @@ PROG = "python -m tf_cyclegan.bench.large"
 
 
 def translator(model: str | None, **tile_options):
-    from tf_cyclegan.translators import Translator
+    from tf_cyclegan.runtime.translator import Translator
 
     if model:
         return Translator.load(model, **tile_options)
     import keras
 
-    from tf_cyclegan.networks import build_generator
+    from tf_cyclegan.models.networks import build_generator
 
     keras.utils.set_random_seed(0)
     return Translator.from_generator(build_generator("resnet_9blocks", ngf=64), **tile_options)
@@ -36,7 +36,7 @@ def scene(height: int, width: int):
     import numpy as np
     from PIL import Image
 
-    from tf_cyclegan.datasets.seasons import render_scene
+    from tf_cyclegan.data.seasons import render_scene
 
     image = Image.fromarray(render_scene(7, "summer", 1024))
     return np.asarray(image.resize((width, height), Image.Resampling.BICUBIC))
@@ -51,8 +51,8 @@ def psnr(a, b) -> float:
 
 def psnr_table(model: str | None, size: int, tile: int, overlap: int) -> list[tuple[str, float]]:
     """(mode, PSNR against untiled) on a size x size image."""
-    from tf_cyclegan import tiling
-    from tf_cyclegan.tiling import TileOptions
+    from tf_cyclegan.runtime import tiling
+    from tf_cyclegan.runtime.tiling import TileOptions
 
     image = scene(size, size)
     t = translator(model)

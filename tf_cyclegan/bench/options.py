@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from tf_cyclegan.config import MIXED_PRECISION, MODEL_DEFAULTS, MODELS, Config
+from tf_cyclegan.core.catalog import MODEL_DEFAULTS, MODELS
+from tf_cyclegan.core.config import MIXED_PRECISION, Config
 
 PROG = "python -m tf_cyclegan.bench"
 RESULT = "BENCH_RESULT "  # a worker's one line of JSON on stdout starts with this

@@ -89,7 +89,7 @@ def cpu_description() -> tuple[str, str]:
     """(the CPU's model name, its widest vector extensions: AMX, AVX-512, AVX2 or other)."""
     import platform
 
-    from tf_cyclegan.distribute import cpu_flags
+    from tf_cyclegan.training.distribute import cpu_flags
 
     cpu, flags = platform.processor(), cpu_flags()
     if os.path.exists("/proc/cpuinfo"):
@@ -113,7 +113,7 @@ def bench_config(options: BenchOptions, batch_size: int = 1):
     """The run config of what is timed: the model's defaults (Config.for_model: pix2pix's are batch norm,
     dropout, vanilla GAN, no pool, lambda_L1 100; CUT's and FastCUT's their PatchNCE settings, anti-aliasing,
     no pool) with the bench's networks and sizes."""
-    from tf_cyclegan.config import Config
+    from tf_cyclegan.core.config import Config
 
     return Config.for_model(options.model, netG=options.netG, ngf=options.ngf, ndf=options.ngf,
                             crop_size=options.size, load_size=options.size, batch_size=batch_size,
@@ -149,25 +149,25 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
 def measure_reference(options: BenchOptions, batch_size: int) -> dict:
     """The same iteration in the reference's PyTorch code, with as many threads as cores."""
     from tf_cyclegan.bench.options import REFERENCE_MODELS
-    from tf_cyclegan.config import RESNET, UNET_DOWNS
+    from tf_cyclegan.core.catalog import GENERATOR_FAMILIES, downsamplings, resnet_blocks
 
     if options.model not in REFERENCE_MODELS:  # cli.run skips them with a note
         raise ValueError(f"there is no PyTorch reference timing of {options.model}, only of "
                          f"{' and '.join(REFERENCE_MODELS)}")
 
-    match = RESNET.match(options.netG)
-    if options.model == "cycle_gan" and not match:
+    blocks = resnet_blocks(options.netG)
+    unet = GENERATOR_FAMILIES["unet"].pattern.match(options.netG)
+    if options.model == "cycle_gan" and not blocks:
         raise ValueError(f"the reference timing covers the ResNet generators, not {options.netG}")
-    if options.model == "pix2pix" and not (match or options.netG in UNET_DOWNS):
+    if options.model == "pix2pix" and not (blocks or unet):
         raise ValueError(f"the reference timing covers the ResNet and U-Net generators, not {options.netG}")
     import torch
 
     from tf_cyclegan.bench import torch_reference as ref
 
     torch.set_num_threads(os.cpu_count() or 1)
-    blocks = int(match.group(1)) if match else None
     if options.model == "pix2pix":
-        downs = UNET_DOWNS.get(options.netG, 8)
+        downs = downsamplings(options.netG) if unet else 8
         times = ref.time_reference_pix2pix_step(options.size, batch_size, options.iters, downs, blocks, options.ngf,
                                                 options.mixed_precision)
         G = ref.pix2pix_generator(downs, blocks, options.ngf)
@@ -184,8 +184,9 @@ def measure_reference(options: BenchOptions, batch_size: int) -> dict:
 
 def measure_pipeline(options: BenchOptions) -> dict:
     """Decode, resize, crop and flip alone, as fast as tf.data delivers them."""
-    from tf_cyclegan.config import Config
-    from tf_cyclegan.data import Unpaired, load_domains
+    from tf_cyclegan.core.config import Config
+    from tf_cyclegan.data.pipeline import Unpaired
+    from tf_cyclegan.data.sources import load_domains
 
     config = Config(dataset=options.dataset, crop_size=options.size, load_size=round(options.size * 286 / 256))
     data = Unpaired.from_domains(load_domains(config.dataset), config)
@@ -202,7 +203,7 @@ def measure_pipeline(options: BenchOptions) -> dict:
 
 def bench_generator(options: BenchOptions):
     """The model's generator (random weights: speed does not depend on them), with its norm and dropout."""
-    from tf_cyclegan.networks import build_generator, generator_options
+    from tf_cyclegan.models.networks import build_generator, generator_options
 
     return build_generator(**generator_options(bench_config(options)), name="G")
 
@@ -211,10 +212,10 @@ def onnx_missing() -> str | None:
     """Why the ONNX row cannot be timed here (its packages are an extra), or None when it can."""
     import importlib.util
 
-    from tf_cyclegan.translators import ONNX_INSTALL
+    from tf_cyclegan.core.extras import install_hint
 
     absent = [name for name in ("tf2onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
-    return f"{' and '.join(absent)} not installed; {ONNX_INSTALL}" if absent else None
+    return f"{' and '.join(absent)} not installed; {install_hint('onnx')}" if absent else None
 
 
 def export_for_inference(options: BenchOptions, folder: str) -> dict:
@@ -223,7 +224,9 @@ def export_for_inference(options: BenchOptions, folder: str) -> dict:
 
     import numpy as np
 
-    from tf_cyclegan.export import TFLITE_VARIANTS, export_generator
+    from tf_cyclegan.core.pixels import MAX_EXPORT_PIXELS
+    from tf_cyclegan.exporting.generator import export_generator
+    from tf_cyclegan.exporting.tflite import TFLITE_VARIANTS
 
     G = bench_generator(options)
     rng = np.random.default_rng(0)
@@ -234,26 +237,26 @@ def export_for_inference(options: BenchOptions, folder: str) -> dict:
 
     missing = onnx_missing()
     started = time.perf_counter()
-    version = export_generator(G, Path(folder), "a2b", "A", "B", "random weights", None, 4096 * 4096,
+    version = export_generator(G, Path(folder), "a2b", "A", "B", "random weights", None, MAX_EXPORT_PIXELS,
                                TFLITE_VARIANTS + ("int8_selective",), calibration, onnx=missing is None)
     return {"export_s": time.perf_counter() - started, "folder": str(version), "onnx": missing is None,
             **({"onnx_missing": missing} if missing else {})}
 
 
 def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:
+    """One generator call at infer_size in a runtime: Keras, or the export's SavedModel, a TFLite file or the
+    ONNX file, opened as translate and evaluate open them."""
     import numpy as np
 
-    from tf_cyclegan import layout, translators
-
     if runtime == "keras":
-        translate = translators.keras_translator(bench_generator(options))
-    elif runtime == "saved_model":
-        translate = translators.saved_model_translator(folder)
-    elif runtime == "onnx":
-        translate = translators.onnx_translator(os.path.join(folder, layout.onnx_file("a2b")))
+        from tf_cyclegan.runtime.translators import keras_translator
+
+        translate = keras_translator(bench_generator(options))
     else:
-        translate = translators.tflite_translator(os.path.join(folder, layout.tflite_file(
-            "a2b", runtime.removeprefix("tflite_"))))
+        from tf_cyclegan.runtime.opening import open_model
+
+        variant = runtime if runtime in ("saved_model", "onnx") else runtime.removeprefix("tflite_")
+        translate = open_model(folder, variant=variant).direction("a2b").translate
     image = np.random.default_rng(0).integers(0, 256, (1, options.infer_size, options.infer_size, 3), np.uint8)
     return {"runtime": runtime, **_timings(lambda: translate(image), options.iters)}
 

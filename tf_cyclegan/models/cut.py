@@ -1,6 +1,6 @@
 """CUT and FastCUT (Park, Efros, Zhang, Zhu 2020): one generator G from X to Y, no cycle. G(x) keeps the
 content of x because each patch of G(x) must pick out the patch of x at the same place among the others
-(PatchNCE, tf_cyclegan.patchnce, on features of G's own encoder projected by the MLP heads H).
+(PatchNCE, tf_cyclegan.models.patchnce, on features of G's own encoder projected by the MLP heads H).
 
     loss_G = λ_GAN adv(D(G(x)), real) + λ_NCE NCE(G(x), x)                   FastCUT (λ_NCE 10, flips)
     loss_G = λ_GAN adv(D(G(x)), real) + ½ λ_NCE [NCE(G(x), x) + NCE(G(y), y)]     CUT (identity NCE)
@@ -16,14 +16,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_cyclegan import patchnce
-from tf_cyclegan.config import RESNET, antialiasing, nce_layer_indices
-from tf_cyclegan.losses import adversarial_loss, gradient_penalty
-from tf_cyclegan.models.base import TranslationModel
-from tf_cyclegan.networks import build_discriminator, build_generator, discriminator_options, generator_options
-from tf_cyclegan.samples import grid
-from tf_cyclegan.sequence import resnet_sequence
-from tf_cyclegan.serving import to_uint8
+from tf_cyclegan.core.catalog import resnet_blocks, resnet_sequence
+from tf_cyclegan.core.config import antialiasing, nce_layer_indices
+from tf_cyclegan.core.pictures import grid
+from tf_cyclegan.core.pixels import to_uint8
+from tf_cyclegan.models import patchnce
+from tf_cyclegan.models.contract import TranslationModel
+from tf_cyclegan.models.losses import adversarial_loss, gradient_penalty
+from tf_cyclegan.models.networks import build_discriminator, build_generator, discriminator_options, generator_options
 
 LOSS_NAMES = ("loss_G", "loss_G_GAN", "loss_NCE", "loss_NCE_Y", "loss_D_real", "loss_D_fake", "loss_D")
 GENERATOR_LOSSES = ("loss_G",)  # what optimizer_G and optimizer_H minimise
@@ -31,7 +31,7 @@ GENERATOR_LOSSES = ("loss_G",)  # what optimizer_G and optimizer_H minimise
 
 def nce_layer_names(config) -> list[str]:
     """Our layer names of --nce_layers (CUT's indices into the reference's layer sequence)."""
-    sequence = resnet_sequence(int(RESNET.match(config.netG).group(1)), **antialiasing(config), norm=config.norm)
+    sequence = resnet_sequence(resnet_blocks(config.netG), **antialiasing(config), norm=config.norm)
     return [sequence[i] for i in nce_layer_indices(config.nce_layers)]
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tf_cyclegan.image_pool import ImagePool
-from tf_cyclegan.losses import adversarial_loss, discriminator_loss, gradient_penalty, l1_loss
-from tf_cyclegan.models.base import TranslationModel
-from tf_cyclegan.networks import build_discriminator, build_generator, discriminator_options, generator_options
-from tf_cyclegan.samples import grid
-from tf_cyclegan.serving import to_uint8
+from tf_cyclegan.core.pictures import grid
+from tf_cyclegan.core.pixels import to_uint8
+from tf_cyclegan.models.contract import TranslationModel
+from tf_cyclegan.models.image_pool import ImagePool
+from tf_cyclegan.models.losses import adversarial_loss, discriminator_loss, gradient_penalty, l1_loss
+from tf_cyclegan.models.networks import build_discriminator, build_generator, discriminator_options, generator_options
 
 LOSS_NAMES = ("loss_G", "loss_F", "loss_cycle_x", "loss_cycle_y", "loss_idt_x", "loss_idt_y",
               "loss_D_X", "loss_D_Y")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tf_cyclegan.inference import inference_generator
-from tf_cyclegan.losses import adversarial_loss, gradient_penalty, l1_loss
-from tf_cyclegan.models.base import TranslationModel
-from tf_cyclegan.networks import build_discriminator, build_generator, discriminator_options, generator_options
-from tf_cyclegan.samples import grid
-from tf_cyclegan.serving import to_uint8
+from tf_cyclegan.core.pictures import grid
+from tf_cyclegan.core.pixels import to_uint8
+from tf_cyclegan.models.contract import TranslationModel
+from tf_cyclegan.models.losses import adversarial_loss, gradient_penalty, l1_loss
+from tf_cyclegan.models.modes import inference_generator
+from tf_cyclegan.models.networks import build_discriminator, build_generator, discriminator_options, generator_options
 
 LOSS_NAMES = ("loss_G_GAN", "loss_G_L1", "loss_D_real", "loss_D_fake", "loss_D")
 GENERATOR_LOSSES = LOSS_NAMES[:2]  # what optimizer_G minimises: their sum
