@@ -107,3 +107,24 @@ def cyclegan(tmp_path_factory):
     _, generators, _, _ = load_generators(run, **QUIET)
     return {"run": run, "root": root / "models", "folders": folders, "generators": generators}
 
+
+
+@pytest.fixture(scope="session")
+def generators(tmp_path_factory):
+    """One generator of each family the models use, each exported once in every format through the round-trip
+    helpers (roundtrip.exported): {name: (Keras generator, inference mode, {format: path})}. pix2pix's U-Net
+    has batch-norm statistics far from 0 and 1 and no dropout, so that its two modes differ and outputs
+    compare; it is exported in both modes with every default TFLite variant."""
+    import keras
+
+    from roundtrip import exported
+    from tf_cyclegan.exporting.tflite import TFLITE_VARIANTS
+    from tf_cyclegan.models.networks import build_generator
+
+    root = tmp_path_factory.mktemp("generators")
+    keras.utils.set_random_seed(0)
+    unet = with_batch_statistics(build_generator("unet_128", ngf=8, norm="batch", name="G"))
+    cut = build_generator("resnet_1blocks", ngf=8, antialias=True, antialias_up=True, name="G")
+    return {"pix2pix_train": (unet, "train", exported(unet, root / "train", "train", variants=TFLITE_VARIANTS)),
+            "pix2pix_eval": (unet, "eval", exported(unet, root / "eval", "eval", variants=TFLITE_VARIANTS)),
+            "cut": (cut, "train", exported(cut, root / "cut"))}

@@ -12,7 +12,6 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from conftest import with_batch_statistics
 from PIL import Image
 
 from tf_cyclegan.core.errors import EvaluateError, ExportError, TranslateError
@@ -32,17 +31,14 @@ def exported(cyclegan):
 
 
 @pytest.fixture(scope="module")
-def models(cyclegan):
-    """{name: (Keras generator in its inference mode, onnxruntime session)}, each converted once: the run's
-    a2b through export --onnx, the others through export.onnx_model."""
-    unet = with_batch_statistics(build_generator("unet_128", ngf=8, norm="batch", name="G"))  # pix2pix's, no dropout
-    cut = build_generator("resnet_1blocks", ngf=8, antialias=True, antialias_up=True, name="G")
-    found = {"cycle_gan": (cyclegan["generators"]["a2b"], str(cyclegan["folders"]["a2b"] / "a2b.onnx"))}
-    for name, generator in (("pix2pix_train", inference_generator(unet, "train")),
-                            ("pix2pix_eval", inference_generator(unet, "eval")), ("cut", cut)):
-        found[name] = (generator, onnx_model(generator, {"direction": "a2b"}))
-    return {name: (g, onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]))
-            for name, (g, model) in found.items()}
+def models(cyclegan, generators):
+    """{name: (Keras generator in its inference mode, onnxruntime session)} of the shared exports: the run's
+    a2b through export --onnx, and conftest.generators' pix2pix U-Net in both modes and CUT generator."""
+    found = {"cycle_gan": (cyclegan["generators"]["a2b"], cyclegan["folders"]["a2b"] / "a2b.onnx")}
+    for name, (generator, mode, paths) in generators.items():
+        found[name] = (inference_generator(generator, mode), paths["onnx"])
+    return {name: (g, onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]))
+            for name, (g, path) in found.items()}
 
 
 def random_images(h, w, batch=2, seed=0):
