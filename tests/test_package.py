@@ -52,7 +52,7 @@ def test_the_import_paths_of_version_0_1_still_work_and_say_where_the_names_went
         from tf_cyclegan.trainer import train
     with pytest.warns(DeprecationWarning, match="now tf_cyclegan.models.cycle_gan.CycleGAN"):
         from tf_cyclegan.trainer import CycleGAN as old_cycle_gan
-    with pytest.warns(DeprecationWarning, match="tf_cyclegan.models.build_generator is now tf_cyclegan.models.networks"):
+    with pytest.warns(DeprecationWarning, match="tf_cyclegan.models.build_generator is now tf_cyclegan.models.netw"):
         from tf_cyclegan.models import build_generator
     assert (train, old_cycle_gan, build_generator) == (run.train, CycleGAN, networks.build_generator)
     with pytest.raises(ImportError):

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tf_cyclegan.data import seasons
 from tf_cyclegan.data.seasons import MARKER, SIZE, SPLITS, render_scene, split_seeds, write_dataset
+from tf_cyclegan.data.seasons import dataset as seasons
+from tf_cyclegan.data.seasons.scene import Conifer
+from tf_cyclegan.data.seasons.scene import layout as scene_layout
 
 TEST_SEEDS = split_seeds("testA", 8)
 
@@ -107,7 +109,7 @@ def test_bad_size_and_seed():
 
 def test_module_does_not_import_tensorflow():
     code = (
-        "import sys; import tf_cyclegan.datasets.seasons; "
+        "import sys; import tf_cyclegan.data.seasons, tf_cyclegan.datasets.seasons; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
@@ -156,13 +158,13 @@ def test_winter_sky_is_greyer():
 def test_deciduous_trees_lose_their_crowns():
     hits = []
     for seed in range(40):
-        layout = seasons._layout(seed)
+        layout = scene_layout(seed)
         summer, winter = _pair(seed)
         for tree in layout.trees:
-            if tree.conifer or tree.h < 0.15:
+            if isinstance(tree, Conifer) or tree.height < 0.15:
                 continue
-            dx, dy, _ = max(tree.puffs, key=lambda p: p[2])
-            x, y = tree.x + dx * tree.h, tree.y + dy * tree.h
+            dx, dy, _ = max(tree.crown, key=lambda p: p[2])
+            x, y = tree.x + dx * tree.height, tree.y + dy * tree.height
             if 0 <= x < 1 and 0 <= y < 1:
                 px = (int(y * SIZE), int(x * SIZE))
                 hits.append((_green_fraction(summer[px][None]), _green_fraction(winter[px][None])))
@@ -175,13 +177,12 @@ def test_deciduous_trees_lose_their_crowns():
 def test_water_freezes():
     summer_px, winter_px = [], []
     for seed in range(60):
-        layout = seasons._layout(seed)
-        if layout.lake is None:
+        lake = scene_layout(seed).water.lake
+        if lake is None:
             continue
         summer, winter = _pair(seed)
-        L = layout.lake
-        y0, y1 = int((L.cy - 0.3 * L.ry) * SIZE), int((L.cy + 0.3 * L.ry) * SIZE) + 1
-        x0, x1 = int((L.cx - 0.3 * L.rx) * SIZE), int((L.cx + 0.3 * L.rx) * SIZE) + 1
+        y0, y1 = int((lake.y - 0.3 * lake.half_height) * SIZE), int((lake.y + 0.3 * lake.half_height) * SIZE) + 1
+        x0, x1 = int((lake.x - 0.3 * lake.half_width) * SIZE), int((lake.x + 0.3 * lake.half_width) * SIZE) + 1
         summer_px.append(summer[y0:y1, x0:x1].reshape(-1, 3).astype(int))
         winter_px.append(winter[y0:y1, x0:x1].reshape(-1, 3).astype(int))
     assert len(summer_px) >= 5
@@ -308,3 +309,27 @@ def test_write_dataset_refuses_foreign_folder(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert (write_dataset(empty, **_SMALL) / MARKER).exists()
+
+
+def test_the_command_writes_the_dataset_or_a_preview_and_says_what_is_wrong_in_one_line(tmp_path, capsys):
+    from tf_cyclegan.datasets.seasons import main
+
+    assert main([str(tmp_path / "ds"), "--size", "32", "--n_train", "2", "--n-test", "1", "--paired"]) == 0
+    assert sorted(p.name for p in (tmp_path / "ds" / "trainB").iterdir()) == ["0000.png", "0001.png"]
+    assert json.loads((tmp_path / "ds" / MARKER).read_text())["paired"] is True
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "ds" / "trainB" / "0001.png")),
+                                  render_scene(split_seeds("trainA", 2)[1], "winter", 32))  # trainA's scene
+    assert main(["--preview", str(tmp_path / "p.png"), "--seeds", "3", "4", "--size", "32"]) == 0
+    assert Image.open(tmp_path / "p.png").size == (2 * 32 + 3 * 4, 2 * 32 + 3 * 4)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(SystemExit) as info:
+        main([str(tmp_path / "mine"), "--size", "32"])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 1 and "\n" not in err and "refusing to overwrite it" in err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    for argv, message in (([], "give a dataset ROOT"), ([str(tmp_path / "x"), "--size", "16"], "at least 32"),
+                          ([str(tmp_path / "x"), "--n_train", "0"], "must be at least 1")):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and message in capsys.readouterr().err

@@ -17,6 +17,7 @@ from tf_cyclegan.cli import add_dataclass_options, fail
 from tf_cyclegan.core.catalog import (CONTRASTIVE, GENERATORS_HELP, MODELS, generator_family, resnet_blocks,
                                       size_multiple)
 from tf_cyclegan.core.errors import first_line
+from tf_cyclegan.core.extras import install_hint
 
 
 def spawn(kind: str, options: BenchOptions, **extra) -> dict:
@@ -228,7 +229,7 @@ def main(argv=None) -> int:
     sections = options.only.split(",")
     if "reference" in sections and set(models) & set(REFERENCE_MODELS) and not _have_torch():
         fail(PROG, "--only reference times the PyTorch reference on this machine and needs PyTorch: "
-                   "pip install 'tf_cyclegan[torch]'")
+                   + install_hint("torch"))
     emit = (lambda r: print(json.dumps(r), flush=True)) if options.json else (lambda r: print(describe(r), flush=True))
     try:
         records = run(options, emit, sizes)

@@ -1,1 +1,2 @@
-"""Datasets for tf_cyclegan (offline, procedurally generated ones included)."""
+"""The dataset commands: python -m tf_cyclegan.datasets.combine (the aligned layout pix2pix reads) and
+python -m tf_cyclegan.datasets.seasons (the embedded dataset); their library is tf_cyclegan.data."""

@@ -10,13 +10,15 @@ from tf_cyclegan.core.layout import VARIANTS
 
 @dataclasses.dataclass
 class EvaluateOptions:
-    model: str = dataclasses.field(default="", metadata={"help": "training run folder or export folder"})
+    model: str = dataclasses.field(default="", metadata={
+        "help": "training run folder, export folder, SavedModel, or .tflite, .onnx or .keras file"})
     output: str = dataclasses.field(default="", metadata={"help": "folder for metrics.json, index.html, images/"})
     dataset: str = dataclasses.field(default="", metadata={
         "help": "'seasons', a TFDS name or a folder with testA/ testB/ (default: the one the model was trained on)"})
     data_dir: str | None = dataclasses.field(default=None, metadata={"help": "TFDS data directory"})
     variant: str = dataclasses.field(default="saved_model", metadata={
-        "help": "export folders: the SavedModel, one of its TFLite files or its ONNX file (export --onnx)",
+        "help": "export and version folders: the SavedModel, one of its TFLite files or its ONNX file (export "
+                "--onnx)",
         "choices": VARIANTS})
     checkpoint: int | None = dataclasses.field(default=None, metadata={
         "help": "run folders: checkpoint step N (ckpt-N); default: the latest"})
