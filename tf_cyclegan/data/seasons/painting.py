@@ -45,6 +45,8 @@ class Window:
 
 
 class Canvas:
+    """The image being painted, float RGB in [0, 1], and the pixel windows that shapes touch."""
+
     def __init__(self, n: int):
         self.n = n
         self.pixel = 1.0 / n
@@ -116,6 +118,7 @@ def noise(lattices, n: int) -> np.ndarray:
 
 
 def textures(scene: Scene, winter: bool, n: int, seed: int, palette: Palette) -> Textures:
+    """The noise fields sampled at this size, a film grain seeded by (seed, size), the sky's colours."""
     centres = (np.arange(n) + 0.5) / n
     jitter = scene.sky.jitter * (0.4 if winter else 1.0)
     lattices = scene.noise
@@ -133,6 +136,7 @@ def coverage(signed_distance, pixel: float):
 
 
 def mix(a, b, t):
+    """a where t is 0, b where t is 1."""
     a = np.asarray(a, dtype=np.float64)
     return a + (np.asarray(b, dtype=np.float64) - a) * t
 
@@ -404,6 +408,7 @@ def draw_leafy_tree(canvas: Canvas, tree: LeafyTree, tx: Textures):
 
 
 def _draw_crown(canvas: Canvas, tree: LeafyTree, tx: Textures):
+    """The crown's round puffs, big ones behind, lit from the sun's side."""
     h, px, side = tree.height, canvas.pixel, tx.side
     shade = mix([0.12, 0.32, 0.08], [0.22, 0.40, 0.10], tree.tone)
     bright = mix([0.42, 0.66, 0.22], [0.58, 0.70, 0.22], tree.tone)

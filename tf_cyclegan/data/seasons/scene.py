@@ -41,8 +41,8 @@ class Cloud:
 class Sky:
     horizon: float
     jitter: np.ndarray  # (3,) small per-scene shifts of the sky's colours
-    dryness: float  # 0 lush green grass .. 1 dry and yellow
-    leaf_tint: float
+    dryness: float  # 0 lush green grass .. 1 dry and yellow (the ground's and the forests' green)
+    leaf_tint: float  # drawn but not painted: removing the draw would change every later part of every scene
     sun: Sun
     clouds: list[Cloud]
 
@@ -165,6 +165,7 @@ def smoothed(a: np.ndarray, passes: int) -> np.ndarray:
 
 
 def _sky(rng: np.random.Generator) -> Sky:
+    """The horizon, the sky's colour shifts, the grass's dryness, the sun and 0-4 clouds."""
     u = rng.uniform
     horizon = u(0.50, 0.64)
     jitter = u(-1.0, 1.0, 3)
@@ -189,6 +190,7 @@ def _cloud(rng: np.random.Generator, horizon: float) -> Cloud:
 
 
 def _ridges(rng: np.random.Generator, horizon: float) -> list[Ridge]:
+    """1-3 ridges, far to near: peaks plus midpoint displacement, hazier and higher with distance."""
     u = rng.uniform
     count = int(rng.integers(1, 4))
     ridges = []
@@ -327,6 +329,7 @@ def _branches(rng: np.random.Generator, trunk_top: float, trunk_width: float) ->
 
 
 def _noise(rng: np.random.Generator) -> Noise:
+    """The lattices are drawn here, at layout time; painting samples them at the render size."""
     u = rng.uniform
     return Noise(broad=[u(-1.0, 1.0, (g + 1, g + 1)) * a for g, a in ((4, 0.5), (9, 0.3), (19, 0.2))],
                  fine=[u(-1.0, 1.0, (g + 1, g + 1)) * a for g, a in ((32, 0.6), (57, 0.4))],
