@@ -23,9 +23,15 @@ def exported(generator, folder: Path, mode: str = "train", onnx: bool = True, va
     """{format: model path} of one generator in every format, each as a user's file: the export in `mode`
     (a TF Serving version with a TFLite file per variant and an ONNX file) and the generator's .keras file."""
     folder.mkdir(parents=True, exist_ok=True)
-    version = export_generator(generator, folder / "a2b", "a2b", "A", "B", "round trip", None, MAX_EXPORT_PIXELS,
-                               variants, mode=mode, onnx=onnx)
+    export_generator(generator, folder / "a2b", "a2b", "A", "B", "round trip", None, MAX_EXPORT_PIXELS, variants,
+                     mode=mode, onnx=onnx)
     generator.save(folder / "G.keras")
+    return paths_of(folder, variants, onnx)
+
+
+def paths_of(folder: Path, variants=("float32",), onnx: bool = True) -> dict:
+    """{format: model path} of what exported() wrote into folder."""
+    version = folder / "a2b" / "1"
     paths = {"keras": folder / "G.keras", "saved_model": version,
              **{f"tflite_{v}" if v != "float32" else "tflite": version / f"a2b_{v}.tflite" for v in variants}}
     return {**paths, **({"onnx": version / "a2b.onnx"} if onnx else {})}
