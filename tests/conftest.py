@@ -141,7 +141,7 @@ def generators(tmp_path_factory):
     helpers (roundtrip.exported): {name: (Keras generator, inference mode, {format: path})}, the generator
     read back from its .keras file. pix2pix's U-Net has batch-norm statistics far from 0 and 1 and no dropout,
     so that its two modes differ and outputs compare; it is exported in both modes with every default TFLite
-    variant."""
+    variant, as is GAN Compression's mobile ResNet."""
     import keras
 
     from roundtrip import exported, paths_of
@@ -150,12 +150,13 @@ def generators(tmp_path_factory):
     from tf_cyclegan.runtime.translators import load_keras_file
 
     kinds = {"pix2pix_train": ("unet", "train", TFLITE_VARIANTS), "pix2pix_eval": ("unet", "eval", TFLITE_VARIANTS),
-             "cut": ("cut", "train", ("float32",))}
+             "cut": ("cut", "train", ("float32",)), "mobile": ("mobile", "train", TFLITE_VARIANTS)}
 
     def build(folder):
         keras.utils.set_random_seed(0)
         networks = {"unet": with_batch_statistics(build_generator("unet_128", ngf=8, norm="batch", name="G")),
-                    "cut": build_generator("resnet_1blocks", ngf=8, antialias=True, antialias_up=True, name="G")}
+                    "cut": build_generator("resnet_1blocks", ngf=8, antialias=True, antialias_up=True, name="G"),
+                    "mobile": build_generator("mobile_resnet_2blocks", ngf=8, name="G")}
         for name, (network, mode, variants) in kinds.items():
             exported(networks[network], folder / name, mode, variants=variants)
 

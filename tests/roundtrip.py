@@ -5,6 +5,7 @@ assert_round_trips() (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,27 @@ def assert_round_trips(generator, paths: dict, mode: str = "train", levels: int 
     found = differences(generator, paths, mode, sizes)
     print("max |difference| in levels:", found)
     assert all(diff <= levels for diff in found.values()), found
+
+
+def undelegated_ops(path, shape=None) -> collections.Counter:
+    """The ops of a TFLite file that XNNPACK leaves to TFLite's own kernels: those outside every DELEGATE
+    node's subgraph (each found by walking back from its outputs to its inputs)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    if shape:
+        interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape)
+    interpreter.allocate_tensors()
+    ops = interpreter._get_ops_details()
+    producer = {t: op["index"] for op in ops if op["op_name"] != "DELEGATE" for t in op["outputs"]}
+    delegated = set()
+    for node in (op for op in ops if op["op_name"] == "DELEGATE"):
+        inputs, todo = set(node["inputs"]), list(node["outputs"])
+        while todo:
+            t = todo.pop()
+            if t in inputs or t not in producer or producer[t] in delegated:
+                continue
+            delegated.add(producer[t])
+            todo += list(ops[producer[t]]["inputs"])
+    return collections.Counter(op["op_name"] for op in ops
+                               if op["op_name"] != "DELEGATE" and op["index"] not in delegated)

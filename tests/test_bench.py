@@ -84,6 +84,16 @@ def test_bench_runs_every_section_and_prints_json_lines(tmp_path):
     pipeline = by_kind["pipeline"][0]
     assert pipeline["images_s"] > 0 and pipeline["x_training"] > 0
     assert by_kind["export"][0]["export_s"] > 0
+    # Each generator's MACs and parameters next to its timings: at the train size and at the inference size.
+    from tf_cyclegan.models.networks import build_generator
+    from tf_cyclegan.models.networks.costs import generator_costs
+
+    G = build_generator("resnet_1blocks", ngf=8)
+    for record, size in ((one, 32), (two, 32), (by_kind["export"][0], 24)):
+        costs = generator_costs(G, size, size)
+        assert (record["generator_macs"], record["generator_parameters"]) == (costs["macs"], costs["parameters"])
+    assert set(by_kind["export"][0]["tflite_bytes"]) == {f"a2b_{v}.tflite" for v in (
+        "float32", "float16", "int8_dynamic", "int8_selective")}
     runtimes = {r["runtime"]: r for r in by_kind["inference"]}
     assert set(runtimes) == {"keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic",
                              "tflite_int8_selective", "onnx"}  # onnx: the test extra installs tf2onnx, onnxruntime
@@ -372,7 +382,8 @@ def test_bench_model_and_size_lists_are_checked(capsys):
                           (["--model", "cut|CUT|gan"], "--model: 'CUT', 'gan' is not one of"),
                           (["--model", ","], "--model: ',' is not one of"),
                           (["--model", "cut,cycle_gan", "--netG", "unet_256", "--size", "256"],
-                           "--netG: --model cut needs a ResNet generator (resnet_<N>blocks), got unet_256"),
+                           "--netG: --model cut needs a ResNet generator (resnet_<N>blocks or "
+                           "mobile_resnet_<N>blocks), got unet_256"),
                           (["--model", "cut,fastcut", "--size", "128,254"],
                            "--size: resnet_9blocks needs a multiple of 4, got 254"),
                           (["--size", "128,big"], "--size: '128,big' is not a size or a comma-separated list"),

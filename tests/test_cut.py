@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import write_images
+from roundtrip import undelegated_ops
 from PIL import Image
 
 from tf_cyclegan.core.config import Config
@@ -292,30 +293,6 @@ def test_a_run_logs_every_loss_samples_and_checkpoints_the_heads(run):
     assert "eval/a2b_input_ssim" in tags and not any(t.startswith("eval/b2a") or "cycle" in t for t in tags)
 
 
-def _undelegated(path, shape=None) -> collections.Counter:
-    """The ops of a TFLite file that XNNPACK leaves to TFLite's own kernels: those outside every DELEGATE
-    node's subgraph (each found by walking back from its outputs to its inputs)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    if shape:
-        interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape)
-    interpreter.allocate_tensors()
-    ops = interpreter._get_ops_details()
-    producer = {t: op["index"] for op in ops if op["op_name"] != "DELEGATE" for t in op["outputs"]}
-    delegated = set()
-    for node in (op for op in ops if op["op_name"] == "DELEGATE"):
-        inputs, todo = set(node["inputs"]), list(node["outputs"])
-        while todo:
-            t = todo.pop()
-            if t in inputs or t not in producer or producer[t] in delegated:
-                continue
-            delegated.add(producer[t])
-            todo += list(ops[producer[t]]["inputs"])
-    return collections.Counter(op["op_name"] for op in ops
-                               if op["op_name"] != "DELEGATE" and op["index"] not in delegated)
-
-
 def test_the_export_is_one_direction_and_xnnpack_runs_the_whole_generator(run, tmp_path, unpaired):
     from tf_cyclegan.exporting.options import ExportOptions
     from tf_cyclegan.exporting.run import export_run
@@ -332,7 +309,7 @@ def test_the_export_is_one_direction_and_xnnpack_runs_the_whole_generator(run, t
     for variant in ("float32", "float16"):
         lite = written["a2b"] / f"a2b_{variant}.tflite"
         assert np.abs(open_translator(lite)[0](image).astype(int) - keras_out).max() <= 1
-        left = _undelegated(lite)  # only the uint8 wrapper's resizing, padding and casts stay outside
+        left = undelegated_ops(lite)  # only the uint8 wrapper's resizing, padding and casts stay outside
         assert not {"CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "MEAN", "TANH", "RELU"} & set(left), left
     assert translate_files(str(tmp_path / "exp"), str(unpaired / "testA"), str(tmp_path / "t"), log=lambda _: None,
                            progress=False)[0] == 2
@@ -346,7 +323,7 @@ def test_the_lite_copy_of_the_antialiased_generator_has_no_resize_left_for_tflit
     fn = tf.function(lambda x: lite(x), input_signature=[tf.TensorSpec([1, None, None, 3])])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
     (tmp_path / "g.tflite").write_bytes(converter.convert())
-    assert _undelegated(tmp_path / "g.tflite", [1, 32, 32, 3]) == collections.Counter()
+    assert undelegated_ops(tmp_path / "g.tflite", [1, 32, 32, 3]) == collections.Counter()
 
 
 def test_evaluate_measures_the_one_direction(run, tmp_path):

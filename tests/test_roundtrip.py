@@ -1,7 +1,7 @@
 """Every generator family the models use, saved as .keras and exported as a SavedModel, TFLite files and an
 ONNX file, translates as the Keras generator does when opened as translate opens it (roundtrip.py):
 CycleGAN's ResNet (the shared run's export), pix2pix's U-Net in both inference modes, CUT's anti-aliased
-ResNet."""
+ResNet, GAN Compression's mobile ResNet."""
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ def test_cycle_gans_export_translates_in_every_format(cyclegan):
     assert_round_trips(cyclegan["generators"]["b2a"], paths)
 
 
-@pytest.mark.parametrize("name", ["pix2pix_train", "pix2pix_eval", "cut"])
+@pytest.mark.parametrize("name", ["pix2pix_train", "pix2pix_eval", "cut", "mobile"])
 def test_every_format_translates_as_the_keras_generator(generators, name):
     generator, mode, paths = generators[name]
     exact = {fmt: path for fmt, path in paths.items() if fmt not in QUANTISED}

@@ -106,13 +106,14 @@ def _pix2pix_train_mode():
     return inference_generator(build_generator("unet_128", ngf=8, norm="batch", use_dropout=False), "train")
 
 
-@pytest.mark.parametrize("kind", ["resnet", "cut", "pix2pix_train_mode"])
+@pytest.mark.parametrize("kind", ["resnet", "cut", "pix2pix_train_mode", "mobile"])
 def test_one_tile_with_its_own_statistics_is_the_generator(generator, kind):
     """The graph walk with swapped normalisation computes the generator itself, and given its own
     statistics back gives the same image: the maths of instance norm and of test-mode batch norm."""
     model = {"resnet": lambda: generator, "cut": lambda: build_generator("resnet_1blocks", ngf=8, antialias=True,
                                                                          antialias_up=True),
-             "pix2pix_train_mode": _pix2pix_train_mode}[kind]()
+             "pix2pix_train_mode": _pix2pix_train_mode,
+             "mobile": lambda: build_generator("mobile_resnet_2blocks", ngf=8)}[kind]()
     tiled = keras_tiled_model(model)
     assert len(tiled.widths) == len(shared_layers(model)) > 0
     image = render_scene(3, "winter", 128)

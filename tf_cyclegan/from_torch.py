@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from tf_cyclegan.cli import quiet_tensorflow, run_command
-from tf_cyclegan.core.catalog import CONTRASTIVE, GENERATORS_HELP, MODELS, generator_family, resnet_blocks
+from tf_cyclegan.core.catalog import (CONTRASTIVE, GENERATOR_FAMILIES, GENERATORS_HELP, MODELS, generator_family,
+                                      resnet_blocks)
 from tf_cyclegan.core.config import NORMS, antialiasing
 from tf_cyclegan.core.directions import DIRECTIONS
 from tf_cyclegan.core.errors import ConversionError
@@ -66,6 +67,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if generator_family(args.netG) is None:
         parser.error(f"--netG: {args.netG!r} is not {GENERATORS_HELP}")
+    if generator_family(args.netG)[0] not in (GENERATOR_FAMILIES["resnet"], GENERATOR_FAMILIES["unet"]):
+        parser.error(f"--netG {args.netG}: from_torch converts the reference's generators (resnet_<N>blocks, "
+                     "unet_256, unet_128); train a mobile generator here or distill one (docs/mobile.md)")
     if args.ngf < 1 or args.max_pixels < 1:
         parser.error("--ngf and --max_pixels must be at least 1")
     for flag in ("no_antialias", "no_antialias_up"):
@@ -89,7 +93,8 @@ def main(argv=None) -> int:
                                                    "norm": args.norm, "use_dropout": args.dropout, **resampling,
                                                    "converted_from": "pytorch"},
                 args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS, mode="eval" if args.eval else "train",
-                about={"model": args.model, **({"model_directions": [args.name]} if args.name in DIRECTIONS else {})})
+                about={"model": args.model, **({"model_directions": [args.name]} if args.name in DIRECTIONS else {})},
+                with_keras=True)
         except OSError as e:
             raise ConversionError(f"cannot write to {args.output}: {e.strerror or e}") from None
         print(f"{args.checkpoint} -> {folder}")

@@ -14,7 +14,7 @@ import tempfile
 from tf_cyclegan.bench.options import (BASELINE, DEFAULT_SECTIONS, INFERENCE, PROG, REFERENCE_MODELS, RESULT, SECTIONS,
                                        BenchOptions, split_list)
 from tf_cyclegan.cli import add_dataclass_options, fail
-from tf_cyclegan.core.catalog import (CONTRASTIVE, GENERATORS_HELP, MODELS, generator_family, resnet_blocks,
+from tf_cyclegan.core.catalog import (CONTRASTIVE, FROM_DATA, GENERATORS_HELP, generator_family, residual_blocks,
                                       size_multiple)
 from tf_cyclegan.core.errors import first_line
 from tf_cyclegan.core.extras import install_hint
@@ -30,6 +30,15 @@ def spawn(kind: str, options: BenchOptions, **extra) -> dict:
         tail = process.stderr.strip().splitlines()[-1:] or ["no output"]
         return {"bench": kind, "error": f"exit {process.returncode}: {tail[0][:300]}"}
     return json.loads(lines[-1])
+
+
+def costs(record: dict, size: int | None = None) -> str:
+    """The generator's MACs per image and parameters (GAN Compression's counting: models/networks/costs.py)."""
+    if "generator_macs" not in record:
+        return ""
+    at = f" at {size}x{size}" if size else ""
+    return (f"; generator {record['generator_macs'] / 1e9:.2f} G MACs{at}, "
+            f"{record['generator_parameters'] / 1e6:.2f} M parameters")
 
 
 def describe(record: dict) -> str:
@@ -55,7 +64,7 @@ def describe(record: dict) -> str:
                 + (f", {record['steps_s']:.2f} steps/s" if "steps_s" in record else "")
                 + f"; trace + first {record['trace_and_first_s']:.1f} s; "
                 f"{record['images_s']:.2f} images/s; {record['tflop']:.3f} TFLOP/iter, {record['gflop_s']:.0f} "
-                f"GFLOP/s" + (f" ({peak:.0%} of the best matmul)" if peak else "") + rss)
+                f"GFLOP/s" + (f" ({peak:.0%} of the best matmul)" if peak else "") + costs(record) + rss)
     if kind == "ratio":
         return (f"{record['model']} {record['size']}x{record['size']} batch {record['batch_size']}: "
                 f"{record['step_ratio']:.2f}x {record['baseline']}'s step, {record['peak_rss_ratio']:.2f}x its "
@@ -79,8 +88,10 @@ def describe(record: dict) -> str:
     if kind == "export":
         tflite = sum(runtime.startswith("tflite_") for runtime in INFERENCE)
         onnx = " + ONNX" if record.get("onnx") else ""
+        files = ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in record.get("tflite_bytes", {}).items())
         return (f"export {record['model']} {record['netG']} (SavedModel + {tflite} TFLite{onnx}): "
-                f"{record['export_s']:.1f} s")
+                f"{record['export_s']:.1f} s" + costs(record, record.get("infer_size"))
+                + (f"; {files}" if files else ""))
     head = f"inference {record['model']} {record['netG']} {record['size']}x{record['size']} {record['runtime']}"
     if "skipped" in record:
         return f"{head}: skipped ({record['skipped']})"
@@ -206,10 +217,10 @@ def main(argv=None) -> int:
     if not sizes:
         parser.error(f"--size: {args.size!r} is not a size or a comma-separated list of sizes such as 128,256")
     models = split_list(args.model)
-    unknown = [model for model in models if model not in MODELS]
+    unknown = [model for model in models if model not in FROM_DATA]
     if unknown or not models:
         parser.error(f"--model: {', '.join(map(repr, unknown)) or repr(args.model)} is not one of "
-                     f"{', '.join(MODELS)} (several: comma-separated, e.g. cut,fastcut,cycle_gan)")
+                     f"{', '.join(FROM_DATA)} (several: comma-separated, e.g. cut,fastcut,cycle_gan)")
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchOptions)}
     options = BenchOptions(**{**values, "model": ",".join(models), "size": sizes[0]})
     unknown = [s for s in options.only.split(",") if s and s not in SECTIONS]
@@ -245,12 +256,13 @@ def check_model(parser: argparse.ArgumentParser, options: BenchOptions, sizes: l
     netG, model = options.netG, options.model
     if generator_family(netG) is None:
         parser.error(f"--netG: {netG!r} is not one of {GENERATORS_HELP}")
-    if model in CONTRASTIVE and not resnet_blocks(netG):
-        parser.error(f"--netG: --model {model} needs a ResNet generator (resnet_<N>blocks), got {netG}")
+    if model in CONTRASTIVE and not residual_blocks(netG):
+        parser.error(f"--netG: --model {model} needs a ResNet generator (resnet_<N>blocks or "
+                     f"mobile_resnet_<N>blocks), got {netG}")
     multiple = size_multiple(netG)  # its 2^n downsamplings need sides that halve n times
     for name, values in (("size", sizes), ("infer_size", [options.infer_size])):
         for value in values:
-            if value % multiple and (not resnet_blocks(netG) or name == "size"):
+            if value % multiple and (not residual_blocks(netG) or name == "size"):
                 parser.error(f"--{name}: {netG} needs a multiple of {multiple}, got {value}")
     for size in sizes:
         errors = bench_config(options.for_model(model, size)).errors()

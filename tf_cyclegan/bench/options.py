@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from tf_cyclegan.core.catalog import MODEL_DEFAULTS, MODELS
+from tf_cyclegan.core.catalog import FROM_DATA, MODEL_DEFAULTS
 from tf_cyclegan.core.config import MIXED_PRECISION, Config
 
 PROG = "python -m tf_cyclegan.bench"
@@ -14,11 +14,11 @@ SECTIONS = ("machine", "train", "reference", "pipeline", "inference")
 DEFAULT_SECTIONS = ("machine", "train", "pipeline", "inference")  # the reference is slow: ask for it
 INFERENCE = ("keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic",
              "tflite_int8_selective", "onnx")  # onnx: when tf2onnx and onnxruntime are installed (the onnx extra)
-# The models bench times (config.MODELS) and those the PyTorch reference timing covers (torch_reference.py).
+# The models bench times (catalog.FROM_DATA) and those the PyTorch reference timing covers (torch_reference.py).
 REFERENCE_MODELS = ("cycle_gan", "pix2pix")
 BASELINE = "cycle_gan"  # with several models, the others' step time and peak RSS are given as ratios of its
 # Each model's generator when --netG is not given: the reference's default for it.
-DEFAULT_NETG = {model: MODEL_DEFAULTS[model].get("netG", Config.netG) for model in MODELS}
+DEFAULT_NETG = {model: MODEL_DEFAULTS[model].get("netG", Config.netG) for model in FROM_DATA}
 LIST_SEPARATORS = re.compile(r"[,|]")
 
 
@@ -31,7 +31,7 @@ def split_list(text: str) -> list[str]:
 @dataclasses.dataclass
 class BenchOptions:
     model: str = dataclasses.field(default="cycle_gan", metadata={
-        "help": f"the models whose train step is timed, comma-separated ({', '.join(MODELS)}; `|` separates "
+        "help": f"the models whose train step is timed, comma-separated ({', '.join(FROM_DATA)}; `|` separates "
                 "too), e.g. cut,fastcut,cycle_gan: cycle_gan (two generators, two discriminators), pix2pix (one "
                 "U-Net generator, one 6-channel discriminator, vanilla GAN + L1), cut and fastcut (one generator, "
                 "one discriminator, PatchNCE heads), each with its own defaults (Config.for_model). With cycle_gan "
@@ -48,7 +48,10 @@ class BenchOptions:
         "help": "generator of every model timed; default: the reference's for each model (cycle_gan, cut, "
                 "fastcut: resnet_9blocks, which the CycleGAN paper replaces by resnet_6blocks at 128; pix2pix: "
                 "unet_256)"})
-    ngf: int = dataclasses.field(default=64, metadata={"help": "generator and discriminator filters"})
+    ngf: int = dataclasses.field(default=64, metadata={"help": "generator filters (and the discriminator's, "
+                                                               "unless --ndf)"})
+    ndf: int = dataclasses.field(default=0, metadata={"help": "discriminator filters (0: as --ngf); a mobile "
+                                                              "generator's step beside the paper's: --ndf 64"})
     jit_compile: bool = dataclasses.field(default=False, metadata={"help": "time the XLA-compiled train step"})
     low_memory: bool = dataclasses.field(default=False, metadata={"help": "time the train step with --low_memory"})
     mixed_precision: str = dataclasses.field(default="off", metadata={

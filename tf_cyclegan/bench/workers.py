@@ -115,7 +115,7 @@ def bench_config(options: BenchOptions, batch_size: int = 1):
     no pool) with the bench's networks and sizes."""
     from tf_cyclegan.core.config import Config
 
-    return Config.for_model(options.model, netG=options.netG, ngf=options.ngf, ndf=options.ngf,
+    return Config.for_model(options.model, netG=options.netG, ngf=options.ngf, ndf=options.ndf or options.ngf,
                             crop_size=options.size, load_size=options.size, batch_size=batch_size,
                             jit_compile=options.jit_compile, low_memory=options.low_memory,
                             mixed_precision=options.mixed_precision)
@@ -125,6 +125,7 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
     import tensorflow as tf
 
     from tf_cyclegan.models import model_class
+    from tf_cyclegan.models.networks.costs import generator_costs
 
     tf.config.optimizer.set_experimental_options({"remapping": False})  # as train() does
     model = model_class(options.model)(bench_config(options, batch_size), steps_per_epoch=10**6,
@@ -141,7 +142,9 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
     trace_s = time.perf_counter() - started
     flops = count_flops(model.train_step.get_concrete_function(real_x, real_y))
     timing = _timings(step, options.iters)
+    costs = generator_costs(next(iter(model.generators.values())), options.size, options.size)
     return {"batch_size": batch_size, "trace_and_first_s": trace_s, **timing, "steps_s": 1 / timing["median_s"],
+            "generator_macs": costs["macs"], "generator_parameters": costs["parameters"],
             "images_s": 2 * batch_size / timing["median_s"],  # two images per batch element
             "tflop": flops / 1e12, "gflop_s": flops / timing["median_s"] / 1e9}
 
@@ -227,6 +230,7 @@ def export_for_inference(options: BenchOptions, folder: str) -> dict:
     from tf_cyclegan.core.pixels import MAX_EXPORT_PIXELS
     from tf_cyclegan.exporting.generator import export_generator
     from tf_cyclegan.exporting.tflite import TFLITE_VARIANTS
+    from tf_cyclegan.models.networks.costs import generator_costs
 
     G = bench_generator(options)
     rng = np.random.default_rng(0)
@@ -239,8 +243,11 @@ def export_for_inference(options: BenchOptions, folder: str) -> dict:
     started = time.perf_counter()
     version = export_generator(G, Path(folder), "a2b", "A", "B", "random weights", None, MAX_EXPORT_PIXELS,
                                TFLITE_VARIANTS + ("int8_selective",), calibration, onnx=missing is None)
+    costs = generator_costs(G, options.infer_size, options.infer_size)
+    sizes = {file.name: file.stat().st_size for file in sorted(version.glob("*.tflite"))}
     return {"export_s": time.perf_counter() - started, "folder": str(version), "onnx": missing is None,
-            **({"onnx_missing": missing} if missing else {})}
+            "generator_macs": costs["macs"], "generator_parameters": costs["parameters"],
+            "infer_size": options.infer_size, "tflite_bytes": sizes, **({"onnx_missing": missing} if missing else {})}
 
 
 def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:

@@ -33,8 +33,13 @@ MODEL_CATALOG = {
     "fastcut": ModelEntry("tf_cyclegan.models.cut:CUT", dict(
         init_type="xavier", pool_size=0, lambda_NCE=10.0, flip_equivariance=True, n_epochs=150,
         n_epochs_decay=50)),
+    # GAN Compression's distillation (Li et al. 2020): a student learns a trained teacher (models/distiller.py);
+    # python -m tf_cyclegan.distill sets the teacher's data and discriminator settings under these.
+    "distill": ModelEntry("tf_cyclegan.models.distiller:Distiller", dict(
+        netG="mobile_resnet_9blocks", ngf=32, norm="instance", use_dropout=False, pool_size=0)),
 }
 MODELS = tuple(MODEL_CATALOG)
+FROM_DATA = tuple(name for name in MODELS if name != "distill")  # the models that learn from data alone
 MODEL_DEFAULTS = {name: entry.defaults for name, entry in MODEL_CATALOG.items()}
 CONTRASTIVE = ("cut", "fastcut")  # CUT's two settings (Park et al. 2020): one module, tf_cyclegan.models.cut
 
@@ -57,11 +62,16 @@ GENERATOR_FAMILIES = {
     "resnet": GeneratorFamily(re.compile(r"resnet_([1-9][0-9]*)blocks$"),
                               "tf_cyclegan.models.networks.resnet:resnet_generator", lambda match: 2,
                               "resnet_<N>blocks (resnet_9blocks, resnet_6blocks)"),
+    # GAN Compression's (Li et al. 2020): depthwise-separable residual blocks, for phones and CPUs.
+    "mobile_resnet": GeneratorFamily(re.compile(r"mobile_resnet_([1-9][0-9]*)blocks$"),
+                                     "tf_cyclegan.models.networks.mobile_resnet:mobile_resnet_generator",
+                                     lambda match: 2, "mobile_resnet_<N>blocks (mobile_resnet_9blocks)"),
     "unet": GeneratorFamily(re.compile(r"unet_(256|128)$"), "tf_cyclegan.models.networks.unet:unet_generator",
                             lambda match: {"256": 8, "128": 7}[match.group(1)], "unet_256 or unet_128"),
 }
 GENERATORS_HELP = ", ".join(family.names for family in GENERATOR_FAMILIES.values())
 RESNET = GENERATOR_FAMILIES["resnet"].pattern
+RESIDUAL = ("resnet", "mobile_resnet")  # the families of the ResNet layout: CUT's and distillation's layers
 
 
 def generator_family(netG: str) -> tuple[GeneratorFamily, re.Match] | None:
@@ -90,6 +100,15 @@ def resnet_blocks(netG: str) -> int | None:
     """The residual blocks of a resnet_<N>blocks name; None for another family."""
     match = RESNET.match(netG)
     return int(match.group(1)) if match else None
+
+
+def residual_blocks(netG: str) -> int | None:
+    """The residual blocks of a name of the ResNet layout (resnet_<N>blocks, mobile_resnet_<N>blocks), whose
+    layers resnet_sequence lists; None for another family."""
+    found = generator_family(netG)
+    if found is None or found[0] not in [GENERATOR_FAMILIES[name] for name in RESIDUAL]:
+        return None
+    return int(found[1].group(1))
 
 
 def resolve(path: str):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tf_cyclegan.core.errors import CheckpointError, first_line
+from tf_cyclegan.core.errors import CheckpointError, RunError, first_line
 
 _INDEX = re.compile(r"ckpt-(\d+)\.index$")
 
@@ -48,6 +48,8 @@ def restore_newest(folder: Path, restore, log=print, step: int | None = None,
         try:
             restore(prefix)
             return prefix
+        except RunError:  # the checkpoint reads, but the run cannot go on from it (a distillation's teacher changed)
+            raise
         except Exception as e:  # DataLossError, NotFoundError, AssertionError, ...
             reason = first_line(e)
             log(f"warning: checkpoint {prefix} is unreadable ({reason})"

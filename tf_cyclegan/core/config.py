@@ -11,9 +11,9 @@ import dataclasses
 import json
 from typing import Any
 
-from tf_cyclegan.core.catalog import (CONTRASTIVE, GENERATORS_HELP, MODEL_DEFAULTS, MODELS, generator_family,
-                                      resnet_blocks, resnet_sequence, size_multiple)
-from tf_cyclegan.core.directions import RUN_DIRECTIONS
+from tf_cyclegan.core.catalog import (CONTRASTIVE, FROM_DATA, GENERATORS_HELP, MODEL_DEFAULTS, MODELS,
+                                      generator_family, residual_blocks, resnet_sequence, size_multiple)
+from tf_cyclegan.core.directions import DIRECTIONS, RUN_DIRECTIONS
 from tf_cyclegan.core.pixels import MAX_IMAGE_PIXELS
 
 GAN_MODES = ("lsgan", "vanilla", "wgangp")
@@ -27,6 +27,9 @@ CONTRASTIVE_FIELDS = ("no_antialias", "no_antialias_up", "lambda_GAN", "lambda_N
                       "nce_includes_all_negatives_from_minibatch", "netF_nc", "nce_T", "num_patches",
                       "flip_equivariance")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")  # tf.distribute, see training/distribute.py
+TEACHER_KINDS = FROM_DATA  # what a distillation teacher was trained as
+# The fields that only distillation reads: other models refuse them when they differ from their defaults.
+DISTILL_FIELDS = ("teacher", "teacher_model", "teacher_directions", "teacher_mode", "lambda_recon", "lambda_distill")
 MIXED_PRECISION = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # -> Keras dtype policy
 
 
@@ -70,7 +73,8 @@ class Config:
     direction: str = _opt("AtoB", "AtoB: X=A, Y=B; BtoA swaps the domains", choices=RUN_DIRECTIONS)
     # Networks.
     netG: str = _opt("resnet_9blocks", "generator: resnet_<N>blocks (paper: resnet_9blocks at 256, "
-                     "resnet_6blocks at 128), unet_256 or unet_128")
+                     "resnet_6blocks at 128), mobile_resnet_<N>blocks (GAN Compression's, about 1/16 of the "
+                     "compute at --ngf 32: docs/mobile.md), unet_256 or unet_128")
     netD: str = _opt("basic", "discriminator: basic (70x70 PatchGAN), n_layers (uses --n_layers_D) or "
                      "pixel (1x1 PatchGAN)", choices=NET_D)
     n_layers_D: int = _opt(3, "discriminator conv layers (basic means 3)")
@@ -152,7 +156,7 @@ class Config:
                               "networks never blur)")
     no_antialias_up: bool = _opt(False, "cut, fastcut: transposed convolutions instead of CUT's bilinear "
                                  "upsampling and 3x3 convolution in the generator")
-    lambda_GAN: float = _opt(1.0, "cut, fastcut: weight of the adversarial loss GAN(G(x))")
+    lambda_GAN: float = _opt(1.0, "cut, fastcut, distill: weight of the adversarial loss GAN(G(x))")
     lambda_NCE: float = _opt(1.0, "cut, fastcut: weight of the PatchNCE loss NCE(G(x), x) (fastcut: 10)")
     nce_idt: bool = _opt(False, "cut, fastcut: also PatchNCE on (y, G(y)), averaged with the main term "
                          "(cut's default; --nce_idt false turns it off)", optional_bool=True)
@@ -168,6 +172,23 @@ class Config:
     flip_equivariance: bool = _opt(False, "cut, fastcut: with probability 0.5 flip the generator's input and "
                                    "flip the query features back (fastcut's default; --flip_equivariance "
                                    "false turns it off)", optional_bool=True)
+
+    # Distillation (GAN Compression, Li et al. 2020): python -m tf_cyclegan.distill sets these from --teacher.
+    teacher: str | None = _opt(None, "distill: the trained model whose translations the student learns: a "
+                               "training run folder, a .keras file or a from_torch import")
+    teacher_model: str = _opt("cycle_gan", "distill: what the teacher was trained as (read from the teacher "
+                              "where it says): pix2pix teachers teach on pairs, the others on unpaired domains",
+                              choices=TEACHER_KINDS)
+    teacher_directions: str = _opt("a2b,b2a", "distill: the teacher's directions, which the student learns "
+                                   "(read from the teacher)")
+    teacher_mode: str = _opt("train", "distill: the teacher's inference mode, without its dropout (train: batch "
+                             "norm with each image's own statistics, as translate runs it; eval: the running "
+                             "statistics)", choices=("train", "eval"))
+    lambda_recon: float = _opt(10.0, "distill: weight of the L1 loss between the student's and the teacher's "
+                               "translation")
+    lambda_distill: float = _opt(0.01, "distill: weight of the feature loss (mean squared error between the "
+                                 "student's activations, mapped by learned 1x1 convolutions, and the teacher's; "
+                                 "pix2pix teachers: 1)")
 
     @classmethod
     def for_model(cls, model: str = "cycle_gan", **values) -> "Config":
@@ -241,7 +262,7 @@ class Config:
             errs.append(f"--tpu {self.tpu}: only with --strategy tpu")
         if self.paired and self.model != "pix2pix":
             errs.append(f"--paired: only with --model pix2pix (--model {self.model} trains on unpaired domains)")
-        errs += self._contrastive_errors()
+        errs += self._contrastive_errors() + self._distill_errors()
         if generator_family(self.netG) and self.crop_size % size_multiple(self.netG):
             errs.append(f"--crop_size: {self.netG} needs a multiple of {size_multiple(self.netG)}, got "
                         f"{self.crop_size}")
@@ -251,17 +272,17 @@ class Config:
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         if not self.contrastive:
             return [f"--{name}: only with --model cut or fastcut" for name in CONTRASTIVE_FIELDS
-                    if getattr(self, name) != defaults[name]]
-        errs = [] if resnet_blocks(self.netG) else [f"--netG {self.netG}: CUT's features come from a ResNet "
-                                                   "generator (resnet_<N>blocks)"]
+                    if getattr(self, name) != defaults[name] and (name, self.model) != ("lambda_GAN", "distill")]
+        errs = [] if residual_blocks(self.netG) else [f"--netG {self.netG}: CUT's features come from a ResNet "
+                                                      "generator (resnet_<N>blocks or mobile_resnet_<N>blocks)"]
         try:
             layers = nce_layer_indices(self.nce_layers)
         except ValueError:
             layers = None
             errs.append(f"--nce_layers: {self.nce_layers!r} is not a comma-separated list of integers such as "
                         "0,4,8,12,16")
-        if layers is not None and resnet_blocks(self.netG):
-            last = len(resnet_sequence(resnet_blocks(self.netG),
+        if layers is not None and residual_blocks(self.netG):
+            last = len(resnet_sequence(residual_blocks(self.netG),
                                        **antialiasing(self))) - 1
             if layers != sorted(set(layers)) or layers[0] < 0 or layers[-1] > last:
                 errs.append(f"--nce_layers: {self.nce_layers!r} must be increasing indices from 0 to {last} "
@@ -275,6 +296,25 @@ class Config:
                  if getattr(self, name) < 0]
         if self.pool_size:
             errs.append(f"--pool_size {self.pool_size}: CUT's discriminator sees the newest fakes only (no pool)")
+        return errs
+
+    def _distill_errors(self) -> list[str]:
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        if self.model != "distill":
+            return [f"--{name}: only for distillation (python -m tf_cyclegan.distill)" for name in DISTILL_FIELDS
+                    if getattr(self, name) != defaults[name]]
+        errs = [] if self.teacher else ["--teacher: distillation needs a teacher (python -m tf_cyclegan.distill)"]
+        directions = self.teacher_directions.split(",")
+        if not directions or len(set(directions)) != len(directions) or not set(directions) <= set(DIRECTIONS):
+            errs.append(f"--teacher_directions: {self.teacher_directions!r} is not a2b, b2a or a2b,b2a")
+        if self.lambda_distill > 0 and not residual_blocks(self.netG):
+            errs.append(f"--netG {self.netG}: a student's features come from the ResNet layout (mobile_resnet_<N>"
+                        "blocks or resnet_<N>blocks); pass one, or --lambda_distill 0")
+        errs += [f"--{name}: must not be negative, got {getattr(self, name)}"
+                 for name in ("lambda_recon", "lambda_distill", "lambda_GAN") if getattr(self, name) < 0]
+        if self.pool_size:
+            errs.append(f"--pool_size {self.pool_size}: distillation's discriminator sees the newest translations "
+                        "(no pool)")
         return errs
 
     # -- JSON round trip ------------------------------------------------------------------------

@@ -87,6 +87,10 @@ def onnx_file(direction: str) -> str:
     return f"{direction}.onnx"
 
 
+def keras_file(direction: str) -> str:
+    return f"{direction}.keras"
+
+
 def versions(model_dir: Path) -> list[Path]:
     """The complete SavedModel versions in a TF Serving model folder, oldest first."""
     if not model_dir.is_dir():

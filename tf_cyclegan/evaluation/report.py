@@ -23,7 +23,7 @@ from tf_cyclegan.evaluation.measures import measure, summary_lines
 from tf_cyclegan.evaluation.options import EvaluateOptions
 from tf_cyclegan.evaluation.page import write_page
 from tf_cyclegan.evaluation.test_data import load_test_images, load_test_pairs
-from tf_cyclegan.models import model_class
+from tf_cyclegan.models import trains_on_pairs
 from tf_cyclegan.runtime.opening import open_model
 
 
@@ -32,7 +32,7 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
     started = time.perf_counter()
     output = Path(options.output)
     opened = open_model(options.model, "eval" if options.eval else None, options.variant, options.checkpoint)
-    test_a, test_b, paired, description, size = _test_data(options, opened, log)
+    test_a, test_b, paired, description, size = test_data(options, opened, log)
     log(f"Evaluating {opened.description} on {len(test_a)} + {len(test_b)} test images of {description} at "
         f"{size}x{size}" + (" (paired: also against the truth)" if paired else ""))
     features, fid_note = _features(options, min(len(test_a), len(test_b)))
@@ -55,7 +55,7 @@ def evaluate(options: EvaluateOptions, log=print) -> dict:
     return report
 
 
-def _test_data(options: EvaluateOptions, opened, log):
+def test_data(options: EvaluateOptions, opened, log):
     """(test_a, test_b, paired, description, size): the model's own dataset and size unless the options
     name others; pairs for a model trained on pairs or an aligned dataset."""
     dataset = options.dataset or opened.training.get("dataset")
@@ -66,7 +66,7 @@ def _test_data(options: EvaluateOptions, opened, log):
         raise EvaluateError(f"--model {options.model} does not say its training size: pass --size")
     if size < 11:
         raise EvaluateError(f"--size {size}: SSIM needs at least 11 pixels a side; pass a larger --size")
-    if model_class(opened.training.get("model", "cycle_gan")).PAIRED or is_paired_dataset(dataset):
+    if trains_on_pairs(opened.training) or is_paired_dataset(dataset):
         found = load_test_pairs(dataset, size, options.num_test, opened.training.get("paired", False), log)
     else:
         data_dir = options.data_dir or opened.training.get("data_dir")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tf_cyclegan.core.layout import CONTRACT_FILE, onnx_file, tflite_file, write_version
+from tf_cyclegan.core.layout import CONTRACT_FILE, keras_file, onnx_file, tflite_file, write_version
 from tf_cyclegan.core.version import VERSION
 from tf_cyclegan.exporting.onnx import ONNX_OPSET, onnx_converter, onnx_model
 from tf_cyclegan.exporting.signatures import SIGNATURES, saved_model_archive
@@ -24,12 +24,13 @@ from tf_cyclegan.runtime import shared_norm
 def export_generator(generator, model_dir: Path, name: str, source: str, target: str, origin: str,
                      training_config: dict | None, max_pixels: int, variants=TFLITE_VARIANTS,
                      representative=None, mode: str = "train", about: dict | None = None,
-                     onnx: bool = False) -> Path:
+                     onnx: bool = False, with_keras: bool = False) -> Path:
     """One generator as the next TF Serving version of model_dir: SavedModel, TFLite files, with `onnx` an
-    ONNX file, contract. The generator runs in inference `mode` (tf_cyclegan.models.modes.MODES); `about` adds
+    ONNX file, with `with_keras` the generator as trained in a .keras file (what a distillation teacher
+    needs), contract. The generator runs in inference `mode` (tf_cyclegan.models.modes.MODES); `about` adds
     to the contract (the model and the directions of its export)."""
     described = describe_mode(generator, mode)
-    generator = inference_generator(generator, mode)
+    trained, generator = generator, inference_generator(generator, mode)
     identity = {"direction": name, "source_domain": source, "target_domain": target, **(about or {}), **described}
 
     def build(tmp: Path):
@@ -41,6 +42,9 @@ def export_generator(generator, model_dir: Path, name: str, source: str, target:
             files[variant] = tflite_file(name, variant)
             (tmp / files[variant]).write_bytes(flatbuffer)
         extra = {}
+        if with_keras:
+            trained.save(tmp / keras_file(name))
+            extra["keras"] = {"file": keras_file(name), "holds": "the generator as trained (both modes)"}
         if onnx:
             (tmp / onnx_file(name)).write_bytes(onnx_model(generator, identity))
             extra["onnx"] = {"file": onnx_file(name), "input": "uint8 [batch, H, W, 3]",

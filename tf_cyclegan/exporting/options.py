@@ -33,3 +33,6 @@ class ExportOptions:
     onnx: bool = dataclasses.field(
         default=False, metadata={"help": "also an ONNX model per direction (<direction>.onnx: uint8 in and out, "
                                          f"any batch and H x W) for onnxruntime; needs {install_hint('onnx')}"})
+    keras: bool = dataclasses.field(
+        default=False, metadata={"help": "also the generator as a Keras file per direction (<direction>.keras, "
+                                         "as trained), which a distillation teacher or a Keras user can open"})

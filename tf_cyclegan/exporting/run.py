@@ -15,14 +15,14 @@ from tf_cyclegan.exporting.generator import export_generator
 from tf_cyclegan.exporting.onnx import onnx_converter
 from tf_cyclegan.exporting.options import ExportOptions
 from tf_cyclegan.exporting.tflite import TFLITE_VARIANTS
-from tf_cyclegan.models import model_class
+from tf_cyclegan.models import trains_on_pairs
 from tf_cyclegan.runtime.opening import load_generators
 
 
 def representative_images(config, n: int = 16):
     """Calibration data for full-integer int8: training images of the run's dataset (for a model trained
     on pairs, the inputs of its pairs)."""
-    if model_class(config.model).PAIRED:
+    if trains_on_pairs(config):
         pairs = load_pairs(config.dataset, config.paired).train.checked(config.max_image_pixels)[0]
         inputs = first_pairs(pairs, n, config.crop_size)[0 if config.direction == "AtoB" else 1]
         return lambda: ({"images": image[None]} for image in inputs)
@@ -54,7 +54,8 @@ def export_run(options: ExportOptions, log=print) -> dict[str, Path]:
         source, target = source_target(domain_names, direction)
         written[direction] = export_generator(
             generator, Path(options.output) / direction, direction, source, target, os.path.abspath(checkpoint),
-            dataclasses.asdict(config), options.max_pixels, variants, representative, mode, about, options.onnx)
+            dataclasses.asdict(config), options.max_pixels, variants, representative, mode, about, options.onnx,
+            options.keras)
         log(f"  {direction} ({source} -> {target}, {mode} mode): {written[direction]}")
     log(f"Done in {time.perf_counter() - started:.1f} s")
     return written

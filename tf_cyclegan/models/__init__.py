@@ -5,6 +5,8 @@ which the loop runs whatever the model."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from tf_cyclegan.core import catalog
 from tf_cyclegan.core.errors import RunError
 from tf_cyclegan.core.moved import forwarding
@@ -19,3 +21,9 @@ def model_class(name: str):
         raise RunError(f"--model {name}: not a model of this version (tf_cyclegan.core.catalog.MODELS lists "
                        "them); a run made by a newer version needs that version")
     return catalog.resolve(entry.cls)
+
+
+def trains_on_pairs(config) -> bool:
+    """Whether a run (its Config, or its config's values as a dict) trains on pairs, as pix2pix does."""
+    values = config if isinstance(config, dict) else dataclasses.asdict(config)
+    return model_class(values.get("model", "cycle_gan")).paired(values)

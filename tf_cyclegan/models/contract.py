@@ -111,19 +111,31 @@ class TranslationModel(abc.ABC):
         """The uint8 picture of what the generators do to fixed test images, saved at each epoch's end."""
 
     # -- shared ---------------------------------------------------------------------------------------
+    @classmethod
+    def sources(cls, config: Config) -> dict[str, str]:
+        """{generator name: source domain} of a run of this model: GENERATOR_SOURCES, unless the run's config
+        decides (a distilled student has as many generators as its teacher)."""
+        return cls.GENERATOR_SOURCES
+
+    @classmethod
+    def paired(cls, values: dict) -> bool:
+        """Whether a run of this model trains on pairs, from its config's values (a run's config.json, or an
+        export's training_config): PAIRED, unless they decide (a student learns on its teacher's data)."""
+        return cls.PAIRED
+
     @property
     def generators(self) -> dict[str, keras.Model]:
         """The networks that export writes, by name."""
-        return {name: self.networks[name] for name in self.GENERATOR_SOURCES}
+        return {name: self.networks[name] for name in self.sources(self.config)}
 
     def translators(self) -> dict[str, keras.Model]:
         """The generators by direction (a2b, b2a), for --eval_every."""
-        return directions.by_direction(self.generators, self.GENERATOR_SOURCES, self.config.direction)
+        return directions.by_direction(self.generators, self.sources(self.config), self.config.direction)
 
     @classmethod
     def build_generators(cls, config: Config) -> dict[str, keras.Model]:
         """Fresh generators of a run's config, to restore from its checkpoints without the rest (export)."""
-        return {name: build_generator(**generator_options(config), name=name) for name in cls.GENERATOR_SOURCES}
+        return {name: build_generator(**generator_options(config), name=name) for name in cls.sources(config)}
 
     @property
     def step_count(self) -> int:

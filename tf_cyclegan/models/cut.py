@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_cyclegan.core.catalog import resnet_blocks, resnet_sequence
+from tf_cyclegan.core.catalog import residual_blocks, resnet_sequence
 from tf_cyclegan.core.config import antialiasing, nce_layer_indices
 from tf_cyclegan.core.pictures import grid
 from tf_cyclegan.core.pixels import to_uint8
@@ -31,7 +31,7 @@ GENERATOR_LOSSES = ("loss_G",)  # what optimizer_G and optimizer_H minimise
 
 def nce_layer_names(config) -> list[str]:
     """Our layer names of --nce_layers (CUT's indices into the reference's layer sequence)."""
-    sequence = resnet_sequence(resnet_blocks(config.netG), **antialiasing(config), norm=config.norm)
+    sequence = resnet_sequence(residual_blocks(config.netG), **antialiasing(config), norm=config.norm)
     return [sequence[i] for i in nce_layer_indices(config.nce_layers)]
 
 

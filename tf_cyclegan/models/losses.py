@@ -41,3 +41,9 @@ def gradient_penalty(critic, real, fake, alpha, weight: float = 10.0):
     grads = tf.reshape(tape.gradient(score, mixed), [tf.shape(mixed)[0], -1])
     norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-16)
     return weight * tf.reduce_mean(tf.square(norm - 1.0))
+
+
+def feature_loss(mapped_student, teacher):
+    """Distillation's feature loss at one layer: the mean squared error between the student's activation,
+    mapped to the teacher's width, and the teacher's (GAN Compression's F.mse_loss)."""
+    return tf.reduce_mean(tf.square(tf.cast(mapped_student, tf.float32) - tf.cast(teacher, tf.float32)))

@@ -78,24 +78,28 @@ def describe_mode(generator: keras.Model, mode: str) -> dict:
     return {"inference_mode": mode, "inference_mode_means": means, "inference_modes_differ": differ}
 
 
-def _train_mode_layer(layer):
+def _train_mode_layer(layer, dropout: bool = True):
     if isinstance(layer, keras.layers.BatchNormalization):
         return ImageStatistics(layer.epsilon, name=layer.name)
     if isinstance(layer, keras.layers.Dropout):
+        if not dropout:
+            return keras.layers.Identity(name=layer.name)
         return TestTimeDropout(layer.rate, seed=sum(map(ord, layer.name)), name=layer.name)
     return layer.__class__.from_config(layer.get_config())
 
 
-def inference_generator(generator: keras.Model, mode: str = "train", copy: keras.Model | None = None) -> keras.Model:
+def inference_generator(generator: keras.Model, mode: str = "train", copy: keras.Model | None = None,
+                        dropout: bool = True) -> keras.Model:
     """The generator as it runs at test time in `mode` (MODES): in eval mode the generator itself (Keras
     runs it so with training=False), in train mode a copy with the weights of now. `copy`: an earlier
     train-mode copy of this generator, brought up to its weights (cheaper than a new one, and a translator
-    traced on it stays valid)."""
+    traced on it stays valid). `dropout=False`: train mode's batch statistics without its dropout (a
+    distillation teacher's deterministic translation)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "eval" or not has_train_mode_layers(generator):
         return generator
-    clone = copy or keras.models.clone_model(generator, clone_function=_train_mode_layer)
+    clone = copy or keras.models.clone_model(generator, clone_function=lambda layer: _train_mode_layer(layer, dropout))
     for original in generator.layers:
         copy = clone.get_layer(original.name)
         if isinstance(original, keras.layers.BatchNormalization):

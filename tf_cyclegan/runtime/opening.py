@@ -20,8 +20,9 @@ import numpy as np
 
 from tf_cyclegan.core import directions as naming
 from tf_cyclegan.core import layout
-from tf_cyclegan.core.errors import CheckpointError, ModelError
+from tf_cyclegan.core.errors import ModelError
 from tf_cyclegan.core.pixels import to_float
+from tf_cyclegan.models.restoring import load_generators, load_keras_file
 from tf_cyclegan.runtime import translators
 from tf_cyclegan.runtime.translators import BatchTranslator
 
@@ -121,28 +122,6 @@ def open_translator(path: str | os.PathLike, direction: str | None = None,
 
 
 # -- run folders and Keras files ------------------------------------------------------------------
-def load_generators(run: str | os.PathLike, checkpoint: int | None = None, log=print):
-    """(config, {direction: generator}, {"A": name, "B": name}, checkpoint path): the run's generators alone,
-    restored from its newest readable checkpoint (the one training would resume from) or from ckpt-N."""
-    import tensorflow as tf
-
-    from tf_cyclegan.core.checkpoints import restore_newest
-    from tf_cyclegan.models import model_class
-
-    folder = layout.RunFolder(run)
-    config = folder.read_config()
-    model = model_class(config.model)
-    generators = model.build_generators(config)
-    reader = tf.train.Checkpoint(**generators)
-    path = restore_newest(folder.checkpoints, lambda prefix: reader.read(prefix).expect_partial()
-                          .assert_existing_objects_matched(), log, step=checkpoint,
-                          advice="pass --checkpoint N of a readable one, or use another run")
-    if path is None:
-        raise CheckpointError(f"--run {run}: no checkpoint in {folder.checkpoints} yet; train first")
-    names = naming.ab_names(folder.read_domain_names(), config.direction)
-    return config, naming.by_direction(generators, model.GENERATOR_SOURCES, config.direction), names, path
-
-
 def _open_run(run: Path, mode: str | None, checkpoint: int | None, log) -> OpenedModel:
     from tf_cyclegan.models.modes import describe_mode, inference_generator
 
@@ -159,7 +138,7 @@ def _open_keras(file: Path, mode: str | None) -> OpenedModel:
     from tf_cyclegan.models.modes import describe_mode, inference_generator
 
     mode = mode or "train"
-    generator = translators.load_keras_file(file)
+    generator = load_keras_file(file)
     what = f"Keras model {file} ({mode} mode)"
     return OpenedModel(what, {"a2b": keras_direction("a2b", inference_generator(generator, mode), what)},
                        {"A": "A", "B": "B"}, mode, describe_mode(generator, mode)["inference_mode_means"])

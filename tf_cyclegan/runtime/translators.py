@@ -16,6 +16,7 @@ import numpy as np
 
 from tf_cyclegan.core.errors import ModelError, first_line
 from tf_cyclegan.core.extras import require
+from tf_cyclegan.models.restoring import load_keras_file
 
 BatchTranslator = Callable[[np.ndarray], np.ndarray]
 
@@ -35,20 +36,6 @@ def keras_translator(generator) -> BatchTranslator:
 
     return batched(tf.function(lambda x: processing.translate_uint8(generator, x),
                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)]))
-
-
-def load_keras_file(path: Path):
-    """A generator saved with model.save("G.keras"), loaded in Keras' safe mode, which refuses Lambda
-    layers and pickled code (stated here on purpose: safe_mode=False appears nowhere)."""
-    import keras
-
-    import tf_cyclegan.models.modes  # noqa: F401  (registers the custom layers for deserialisation)
-    import tf_cyclegan.models.networks.layers  # noqa: F401
-
-    try:
-        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
-    except Exception as e:
-        raise ModelError(f"--model {path}: refused or unreadable Keras file ({first_line(e)})") from None
 
 
 def keras_file_translator(path: Path, mode: str = "train") -> BatchTranslator:

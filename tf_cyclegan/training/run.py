@@ -23,7 +23,7 @@ from tf_cyclegan.core.layout import RunFolder, default_output
 from tf_cyclegan.data.paired import Pairs
 from tf_cyclegan.data.pipeline import PairedData, TrainingData, Unpaired
 from tf_cyclegan.data.sources import load_domains, load_pairs
-from tf_cyclegan.models import model_class
+from tf_cyclegan.models import model_class, trains_on_pairs
 from tf_cyclegan.training.distribute import cpu_has_amx, describe, is_chief, make_strategy
 from tf_cyclegan.training.loop import Loop
 
@@ -109,7 +109,7 @@ def _check_run(config: Config, strategy, run: RunFolder):
 def _load_data(config: Config, domains, run: RunFolder, strategy, log) -> TrainingData:
     """The training data (unpaired domains, or pairs for a model that trains on pairs), every image checked
     once (the unusable ones skipped and listed); only the chief writes the report into the run folder."""
-    paired = model_class(config.model).PAIRED
+    paired = trains_on_pairs(config)
     if domains is None:
         domains = load_pairs(config.dataset, config.paired) if paired else load_domains(config.dataset, config.data_dir)
     if paired != isinstance(domains, Pairs):

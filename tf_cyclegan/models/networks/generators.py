@@ -9,7 +9,7 @@ import contextlib
 import keras
 from keras import layers
 
-from tf_cyclegan.core.catalog import GENERATORS_HELP, generator_family, resnet_blocks, resolve
+from tf_cyclegan.core.catalog import GENERATORS_HELP, generator_family, residual_blocks, resolve
 from tf_cyclegan.core.config import antialiasing
 from tf_cyclegan.models.networks.builder import LayerBuilder
 from tf_cyclegan.models.networks.layers import Blur2D
@@ -38,7 +38,7 @@ def build_generator(netG: str = "resnet_9blocks", ngf: int = 64, input_nc: int =
     found = generator_family(netG)
     if found is None:
         raise ValueError(f"netG must be {GENERATORS_HELP}, got {netG!r}")
-    if (antialias or antialias_up) and not resnet_blocks(netG):
+    if (antialias or antialias_up) and not residual_blocks(netG):
         raise ValueError(f"anti-aliasing is for the ResNet generators (CUT's), not {netG}")
     b = LayerBuilder(norm, init_type, init_gain, synchronized, antialias, antialias_up)
     inputs = keras.Input((None, None, input_nc), name="image")
