@@ -96,6 +96,7 @@ def test_a_student_takes_its_teachers_data_and_discriminator(cyclegan, tmp_path)
         1.0, 100.0, "vanilla", "BtoA")
 
 
+@pytest.mark.slow
 def test_distillation_resumes_bitwise(cyclegan, tmp_path):
     """Two steps, then two more in a new model, end with the weights of four steps in one go: students,
     mappings, discriminators and both optimizers."""
@@ -115,6 +116,7 @@ def test_distillation_resumes_bitwise(cyclegan, tmp_path):
         np.testing.assert_array_equal(twice.get_tensor(name), once.get_tensor(name), err_msg=name)
 
 
+@pytest.mark.slow
 def test_a_student_run_logs_every_loss_and_draws_input_teacher_student(cyclegan, tmp_path):
     import tensorflow as tf
     from PIL import Image
@@ -157,6 +159,7 @@ def test_a_teacher_for_other_channels_or_layers_gets_one_line(tmp_path):
         train(student_config(tmp_path / "plain.keras", tmp_path / "s2", crop_size=32, load_size=36), **QUIET)
 
 
+@pytest.mark.slow
 def test_a_resume_with_a_changed_teacher_is_refused(cyclegan, tmp_path):
     import shutil
 
@@ -274,3 +277,17 @@ def test_several_widths_write_a_table_to_choose_from(cyclegan, tmp_path, capsys)
                for r in rows)
     assert "Students by width" in capsys.readouterr().out
     assert (tmp_path / "sweep" / "ngf4" / "config.json").exists() and (tmp_path / "sweep" / "ngf8").is_dir()
+
+
+def test_the_command_answers_help_and_reads_its_teacher_without_tensorflow(cyclegan):
+    import subprocess
+    import sys
+
+    code = ("import sys; from tf_cyclegan.distill import parse; "
+            f"config, widths = parse(['--teacher', {str(cyclegan['run'])!r}, '--output', 'x']); "
+            "print(config.teacher_model, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.stdout.split() == ["cycle_gan", "False"], result.stderr[-2000:]
+    result = subprocess.run([sys.executable, "-m", "tf_cyclegan.distill", "--help"], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0 and "--teacher" in result.stdout and "--lambda_distill" in result.stdout

@@ -80,7 +80,9 @@ def test_the_mobile_saved_model_tiles_with_shared_statistics_like_keras(generato
     assert np.abs(served(image).astype(int) - Translator.from_generator(generator, **options)(image)).max() <= 1
 
 
-@pytest.mark.parametrize("model", ["cycle_gan", "pix2pix", "cut", "fastcut"])
+@pytest.mark.parametrize("model", ["cycle_gan", pytest.param("pix2pix", marks=pytest.mark.slow),
+                                   pytest.param("cut", marks=pytest.mark.slow),
+                                   pytest.param("fastcut", marks=pytest.mark.slow)])
 def test_every_model_takes_the_mobile_generator(model):
     from tf_cyclegan.models import model_class
 
