@@ -116,9 +116,10 @@ class Distiller(TranslationModel):
         self.optimizers = {"optimizer_G": self.optimizer_G, "optimizer_D": self.optimizer_D}
         self.optimizer_G.build(self.generator_variables)
         self.optimizer_D.build(self.discriminator_variables)
-        self.teacher_seen = tf.Variable(self.teacher_fingerprint, trainable=False, name="teacher")
 
     def _state(self):
+        if not hasattr(self, "teacher_seen"):  # made outside the strategy's scope, as the saved config: a string
+            self.teacher_seen = tf.Variable(self.teacher_fingerprint, trainable=False, name="teacher")
         return {**self.networks, **self.optimizers, "teacher": self.teacher_seen}
 
     @property
