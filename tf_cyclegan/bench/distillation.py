@@ -1,4 +1,4 @@
-"""python -m tf_cyclegan.bench.distillation --folder DIR [--teacher_model cycle_gan|pix2pix] [--steps 1600]
+"""python -m tf_cyclegan.bench.distillation --folder DIR [--teacher_model cycle_gan|pix2pix] [--only RUNS]
 
 Distillation's quality on the embedded seasons at 64x64, as docs/mobile.md reports it: a paper-width teacher
 (resnet_9blocks, ngf 64) trained on the quick run's schedule (72 -> 64 crops, 2 + 2 epochs of 400 steps);
@@ -46,7 +46,7 @@ def config_of(name: str, values: dict, folder: Path):
 
 
 def measure(run: Path) -> dict:
-    """Truth PSNR per direction (and the seconds the run trained), as evaluate measures them."""
+    """Truth PSNR per direction, as evaluate measures it."""
     from tf_cyclegan.evaluation.options import EvaluateOptions
     from tf_cyclegan.evaluation.report import evaluate
 

@@ -4,9 +4,7 @@ and parameters, its TFLite float32 latency on this machine, and its quality on t
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +21,14 @@ def tflite_latency(generator, size: int = SIZE, iters: int = 5) -> float:
     from tf_cyclegan.exporting.tflite import tflite_models
     from tf_cyclegan.runtime.translators import tflite_translator
 
+    from tf_cyclegan.bench.workers import timings
+
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "student.tflite"
         file.write_bytes(tflite_models(generator, ("float32",))["float32"])
         translate = tflite_translator(file)
         image = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), np.uint8)
-        translate(image)
-        times = []
-        for _ in range(iters):
-            started = time.perf_counter()
-            translate(image)
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        return timings(lambda: translate(image), iters)["median_s"]
 
 
 def width_rows(width: int, run: Path, teachers: dict, num_test: int = 16) -> list[dict]:

@@ -22,7 +22,7 @@ def vm_hwm_mib(pid: int | str = "self") -> int:
         return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM"))
 
 
-def _timings(fn, iters: int) -> dict:
+def timings(fn, iters: int) -> dict:
     """Seconds of each call of fn after one warm-up call."""
     fn()
     times = []
@@ -82,7 +82,7 @@ def matmul_speeds(iters: int, n: int = 2048) -> dict[str, float]:
         runs["torch"] = lambda: torch.mm(a_t, b_t)
     except ImportError:
         pass
-    return {name: 2 * n**3 / _timings(run, iters)["min_s"] / 1e9 for name, run in runs.items()}
+    return {name: 2 * n**3 / timings(run, iters)["min_s"] / 1e9 for name, run in runs.items()}
 
 
 def cpu_description() -> tuple[str, str]:
@@ -141,7 +141,7 @@ def measure_train(options: BenchOptions, batch_size: int) -> dict:
     step()
     trace_s = time.perf_counter() - started
     flops = count_flops(model.train_step.get_concrete_function(real_x, real_y))
-    timing = _timings(step, options.iters)
+    timing = timings(step, options.iters)
     costs = generator_costs(next(iter(model.generators.values())), options.size, options.size)
     return {"batch_size": batch_size, "trace_and_first_s": trace_s, **timing, "steps_s": 1 / timing["median_s"],
             "generator_macs": costs["macs"], "generator_parameters": costs["parameters"],
@@ -265,7 +265,7 @@ def measure_inference(options: BenchOptions, runtime: str, folder: str) -> dict:
         variant = runtime if runtime in ("saved_model", "onnx") else runtime.removeprefix("tflite_")
         translate = open_model(folder, variant=variant).direction("a2b").translate
     image = np.random.default_rng(0).integers(0, 256, (1, options.infer_size, options.infer_size, 3), np.uint8)
-    return {"runtime": runtime, **_timings(lambda: translate(image), options.iters)}
+    return {"runtime": runtime, **timings(lambda: translate(image), options.iters)}
 
 
 def run_worker(spec: dict) -> dict:

@@ -39,6 +39,11 @@ def antialiasing(config) -> dict:
     return dict(antialias=cut and not config.no_antialias, antialias_up=cut and not config.no_antialias_up)
 
 
+def config_values(config) -> dict:
+    """A run's config values, from its Config or from the dict of them (config.json, an export's contract)."""
+    return config if isinstance(config, dict) else dataclasses.asdict(config)
+
+
 def nce_layer_indices(text: str) -> list[int]:
     """--nce_layers '0,4,8,12,16' as indices (ValueError when it is not a list of integers)."""
     return [int(part) for part in text.split(",")]

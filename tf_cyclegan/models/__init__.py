@@ -5,9 +5,8 @@ which the loop runs whatever the model."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from tf_cyclegan.core import catalog
+from tf_cyclegan.core.config import config_values
 from tf_cyclegan.core.errors import RunError
 from tf_cyclegan.core.moved import forwarding
 
@@ -25,5 +24,5 @@ def model_class(name: str):
 
 def trains_on_pairs(config) -> bool:
     """Whether a run (its Config, or its config's values as a dict) trains on pairs, as pix2pix does."""
-    values = config if isinstance(config, dict) else dataclasses.asdict(config)
+    values = config_values(config)
     return model_class(values.get("model", "cycle_gan")).paired(values)

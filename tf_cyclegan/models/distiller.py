@@ -15,13 +15,13 @@ fingerprint of the teacher's weights, so that a run resumes only with the teache
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_cyclegan.core.config import config_values
 from tf_cyclegan.core.directions import direction_from
 from tf_cyclegan.core.errors import RunError
 from tf_cyclegan.core.pictures import grid
@@ -36,10 +36,6 @@ from tf_cyclegan.models.teacher import feature_layers, load_teacher, student_lay
 LOSS_NAMES = ("loss_recon", "loss_distill", "loss_GAN", "loss_truth", "loss_D_real", "loss_D_fake", "loss_D")
 GENERATOR_LOSSES = LOSS_NAMES[:4]  # what optimizer_G minimises (students and mappings): their sum
 CRITICS = {"G": "D_Y", "F": "D_X"}  # the discriminator of each student's target domain
-
-
-def _values(config) -> dict:
-    return config if isinstance(config, dict) else dataclasses.asdict(config)
 
 
 def fingerprint(generators: dict) -> str:
@@ -62,7 +58,7 @@ class Distiller(TranslationModel):
 
     @classmethod
     def sources(cls, config) -> dict[str, str]:
-        values = _values(config)
+        values = config_values(config)
         wanted = values["teacher_directions"].split(",")
         return {name: source for name, source in cls.GENERATOR_SOURCES.items()
                 if direction_from(source, values["direction"]) in wanted}
@@ -73,7 +69,7 @@ class Distiller(TranslationModel):
 
     def _build_networks(self, config):
         teachers = load_teacher(teacher_facts(config.teacher), config.teacher_mode, log=lambda line: None)
-        paired, self.G_students, self.critics, self.maps = self.paired(_values(config)), {}, {}, {}
+        paired, self.G_students, self.critics, self.maps = self.paired(config_values(config)), {}, {}, {}
         self.teacher_features, self.student_features, self._samplers = {}, {}, {}
         for name, source in self.sources(config).items():
             teacher = teachers[direction_from(source, config.direction)]
@@ -145,7 +141,7 @@ class Distiller(TranslationModel):
 
     # -- the step -------------------------------------------------------------------------------------
     def _objective(self, real_x, real_y):
-        c, paired = self.config, self.paired(_values(self.config))
+        c, paired = self.config, self.paired(config_values(self.config))
         adv = lambda prediction, real: adversarial_loss(prediction, real, c.gan_mode)  # noqa: E731
         losses = {name: tf.constant(0.0) for name in LOSS_NAMES}
         for name, source in self.sources(c).items():
