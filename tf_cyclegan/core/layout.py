@@ -46,6 +46,7 @@ class RunFolder:
     samples = property(lambda self: self.root / "samples")
     logs = property(lambda self: self.root / "logs")
     data_report = property(lambda self: self.root / "data_report.tsv")
+    lock = property(lambda self: self.root / ".lock")
 
     def sample(self, epoch: int) -> Path:
         return self.samples / f"epoch_{epoch:03d}.png"
