@@ -11,6 +11,7 @@ and writes DIR/widths.tsv: width, MACs, parameters, TFLite latency and quality, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -72,6 +73,17 @@ def parse(argv=None) -> tuple[Config, list[int]]:
     return config, args.ngf
 
 
+def _distill_widths(config: Config, widths: list[int], train):
+    """One student per width into OUTPUT/ngf<N>/, then OUTPUT/widths.tsv."""
+    from tf_cyclegan.bench.widths import write_width_table
+
+    runs = {}
+    for width in widths:
+        print(f"Student {width} of {', '.join(map(str, widths))} filters")
+        runs[width] = train(dataclasses.replace(config, ngf=width, output=str(Path(config.output) / f"ngf{width}")))
+    write_width_table(runs, Path(config.output))
+
+
 def main(argv=None) -> int:
     config, widths = parse(argv)
     sys.stdout.reconfigure(line_buffering=True)
@@ -86,14 +98,14 @@ def main(argv=None) -> int:
             if len(widths) == 1:
                 train(config)
                 return 0
-            runs = {}
-            for width in widths:
-                print(f"Student {width} of {', '.join(map(str, widths))} filters")
-                runs[width] = train(dataclasses.replace(config, ngf=width, output=str(Path(config.output) /
-                                                                                         f"ngf{width}")))
-            from tf_cyclegan.bench.widths import write_width_table
+            from tf_cyclegan.core.layout import RunFolder
+            from tf_cyclegan.training.lock import hold_folder
 
-            write_width_table(runs, Path(config.output))
+            # OUTPUT holds one run per width (each locked by its training) and widths.tsv: one distillation
+            # at a time there too. Multi-worker: every worker runs this, so only the runs' chiefs lock.
+            with (contextlib.nullcontext() if config.strategy == "multi_worker"
+                  else hold_folder(Path(config.output), RunFolder(config.output).lock)):
+                _distill_widths(config, widths, train)
         except TrainingInterrupted as e:
             print(e, file=sys.stderr)
             return 128 + e.signum

@@ -1,12 +1,14 @@
 """A training run: everything around the model's step, from the config to the run folder.
 
-train() loads and checks the data, builds the model that --model names, restores its newest readable
-checkpoint and hands both to the loop (tf_cyclegan.training.loop). The data pipeline is a pure function of
-(seed, step), so a resumed run sees exactly the data an uninterrupted one would have seen.
+train() holds the run folder (one training at a time: tf_cyclegan.training.lock), loads and checks the data,
+builds the model that --model names, restores its newest readable checkpoint and hands both to the loop
+(tf_cyclegan.training.loop). The data pipeline is a pure function of (seed, step), so a resumed run sees
+exactly the data an uninterrupted one would have seen.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -25,6 +27,7 @@ from tf_cyclegan.data.pipeline import PairedData, TrainingData, Unpaired
 from tf_cyclegan.data.sources import load_domains, load_pairs
 from tf_cyclegan.models import model_class, trains_on_pairs
 from tf_cyclegan.training.distribute import cpu_has_amx, describe, is_chief, make_strategy
+from tf_cyclegan.training.lock import hold_folder
 from tf_cyclegan.training.loop import Loop
 
 
@@ -46,8 +49,9 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
     `strategy`: a tf.distribute strategy, or None for one device; by default --strategy decides.
     `model_ready(model)` is called with the model once its checkpoint is restored, so that a caller can
     look at the networks (a multi-worker run's other workers keep no checkpoint of their own).
-    Raises a tf_cyclegan.core.errors.Error with a one-line message, TrainingInterrupted after a checkpoint on
-    Ctrl-C or SIGTERM.
+    Raises a tf_cyclegan.core.errors.Error with a one-line message (a RunError naming the holder's PID when
+    another training holds the run folder: tf_cyclegan.training.lock), TrainingInterrupted after a checkpoint
+    on Ctrl-C or SIGTERM.
     """
     if strategy is _FROM_CONFIG:  # first: multi-worker and TPU set-up must precede every other TF op
         strategy = make_strategy(config.strategy, config.tpu)
@@ -55,7 +59,16 @@ def train(config: Config, domains=None, log=print, strategy=_FROM_CONFIG, model_
     # "remapper failed" error; the step is as fast without it (docs/performance.md, Levers tried).
     tf.config.optimizer.set_experimental_options({"remapping": False})
     run = RunFolder(config.output or default_output(config.dataset))
-    _check_run(config, strategy, run)
+    _check_strategy(config, strategy)
+    # The chief holds the run folder from before its first write to its end (a second training into it is
+    # refused); the other workers of a multi-worker run write only to scratch folders and take no lock.
+    with hold_folder(run.root, run.lock, log) if is_chief(strategy) else contextlib.nullcontext():
+        check_resume(config, run)
+        return _train(config, domains, log, strategy, model_ready, run)
+
+
+def _train(config: Config, domains, log, strategy, model_ready, run: RunFolder) -> Path:
+    """train() in a run folder that is ours."""
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     data = _load_data(config, domains, run, strategy, log)
@@ -94,8 +107,8 @@ def check_resume(config: Config, run: RunFolder) -> Config | None:
     return saved
 
 
-def _check_run(config: Config, strategy, run: RunFolder):
-    """Refuse what cannot work before any data is read or network built."""
+def _check_strategy(config: Config, strategy):
+    """Refuse what cannot work under the strategy before the run folder is touched."""
     replicas = strategy.num_replicas_in_sync if strategy else 1
     if strategy is not None and config.jit_compile:
         raise RunError(f"--jit_compile: not with {type(strategy).__name__} (--strategy {config.strategy}); XLA "
@@ -103,7 +116,6 @@ def _check_run(config: Config, strategy, run: RunFolder):
     if config.batch_size % replicas:
         raise RunError(f"--batch_size {config.batch_size} does not split over {replicas} replicas; use a multiple "
                        f"of {replicas} (the batch size is global: each replica trains on batch_size / replicas)")
-    check_resume(config, run)
 
 
 def _load_data(config: Config, domains, run: RunFolder, strategy, log) -> TrainingData:
