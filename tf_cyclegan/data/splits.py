@@ -3,7 +3,9 @@ check of a whole dataset before any model is built (the skipped files listed in 
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -61,26 +63,48 @@ class Nouns:
 
 def check_splits(description: str, splits: dict[str, Split | None], training: tuple[str, ...], nouns: Nouns,
                  max_pixels: int, max_bad_fraction: float, report: Path,
-                 extra_lines: list[str] = ()) -> tuple[dict[str, Split | None], int]:
+                 extra_lines: list = ()) -> tuple[dict[str, Split | None], int]:
     """({key: the split without its unusable items, or None when none is left}, the number skipped).
-    Every skipped file goes into `report` (with `extra_lines`, skips found earlier); a training split
-    with no usable item, or with more than max_bad_fraction of them unusable, stops here."""
-    checked, lines, problems = {}, list(extra_lines), []
+    Every skipped file goes into `report` (with `extra_lines`, skips found earlier: (split, file, reason)
+    rows or 'split<TAB>file<TAB>reason' lines); a training split with no usable item, or with more than
+    max_bad_fraction of them unusable, stops here."""
+    checked, rows, problems = {}, [_row(line) for line in extra_lines], []
     for key, split in splits.items():
         if split is None:
             checked[key] = None
             continue
         good, bad = split.checked(max_pixels)
         checked[key] = good if len(good) else None
-        lines += [f"{split.name}\t{item}\t{reason}" for item, reason in bad]
+        rows += [(split.name, item, reason) for item, reason in bad]
         if key in training and bad:
             if not len(good):
                 problems.append(f"{split.name} has no {nouns.good} {nouns.item} ({len(bad)} {nouns.bad})")
             elif len(bad) / len(split) > max_bad_fraction:
                 problems.append(f"{len(bad)} of {len(split)} {nouns.item}s in {split.name} are {nouns.bad} "
                                 f"({len(bad) / len(split):.0%}, over --max_bad_fraction {max_bad_fraction})")
-    atomic_write(report, f"# {len(lines)} {nouns.bad} {nouns.item}(s) skipped; split, file, reason\n"
-                 + "".join(line + "\n" for line in lines))
+    write_report(report, rows)
     if problems:
         raise DatasetError(f"{description}: " + "; ".join(problems) + f"; see {report}")
-    return checked, len(lines)
+    return checked, len(rows)
+
+
+REPORT_COLUMNS = ("split", "file", "reason")
+
+
+def write_report(report: Path, rows: list[tuple[str, str, str]]):
+    """The skipped files as tab-separated values with a header row, quoted where a field holds a tab, a line
+    break or a quote (file names may), so that csv.reader(open(report, newline=""), delimiter="\t") reads
+    back one row per file whatever the names. Names that are not valid UTF-8 are written backslash-escaped."""
+    text = io.StringIO()
+    csv.writer(text, dialect="excel-tab").writerows([REPORT_COLUMNS, *rows])
+    atomic_write(report, text.getvalue().encode("utf-8", "backslashreplace"))
+
+
+def _row(line) -> tuple[str, str, str]:
+    """A (split, file, reason) row from a row or a 'split<TAB>file<TAB>reason' line (a file name may hold
+    tabs; a split's name and a reason do not)."""
+    if not isinstance(line, str):
+        return tuple(line)
+    split, rest = line.split("\t", 1)
+    file, reason = rest.rsplit("\t", 1)
+    return split, file, reason
