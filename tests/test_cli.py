@@ -1,6 +1,7 @@
 """The train CLI as a user runs it: in-process for the happy path, in new processes for exact resume."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -39,6 +40,47 @@ def test_help_lists_the_reference_flags(capsys):
     out = capsys.readouterr().out
     for flag in ("--n_epochs_decay", "--lambda_identity", "--pool_size", "--no_flip", "--netG", "--dataset"):
         assert flag in out
+
+
+def help_of(capsys, *argv) -> dict[str, str]:
+    """What `python -m tf_cyclegan.train ARGV --help` prints (argparse exits 0): each flag's entry, by name,
+    on one line (argparse wraps at the terminal's width)."""
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert info.value.code == 0
+    entries = re.split(r"\n  --", capsys.readouterr().out.split("\noptions:\n")[1])[1:]
+    return {entry.split()[0].rstrip(","): " ".join(entry.split()) for entry in entries}
+
+
+@pytest.mark.parametrize("argv, shown", [
+    ([], dict(netG="(default: resnet_9blocks)", norm="(default: instance)", gan_mode="(default: lsgan)",
+              pool_size="(default: 50)", init_type="(default: normal)", n_epochs="(default: 100)",
+              model="--model cut --help shows CUT's (default: cycle_gan)")),
+    (["--model", "pix2pix"], dict(netG="(default: unet_256)", norm="(default: batch)", gan_mode="(default: vanilla)",
+                                  pool_size="(default: 0)", use_dropout="(default: on)")),
+    (["--model=cut"], dict(init_type="(default: xavier)", pool_size="(default: 0)", n_epochs="(default: 200)",
+                           n_epochs_decay="(default: 200)", nce_idt="(default: True)", lambda_NCE="(default: 1.0)",
+                           netG="(default: resnet_9blocks)")),
+    (["--model", "fastcut"], dict(init_type="(default: xavier)", n_epochs="(default: 150)",
+                                  n_epochs_decay="(default: 50)", flip_equivariance="(default: True)",
+                                  lambda_NCE="(default: 10.0)", nce_idt="(default: False)")),
+])
+def test_help_shows_the_chosen_models_defaults(capsys, argv, shown):
+    entries = help_of(capsys, *argv)
+    for name, text in shown.items():
+        assert entries[name].endswith(text), entries[name]
+    if argv != ["--model", "pix2pix"]:
+        assert "(default: on)" not in entries["use_dropout"]
+
+
+def test_help_of_each_model_states_its_catalog_defaults(capsys):
+    from tf_cyclegan.core.catalog import MODEL_DEFAULTS
+
+    for model in ("pix2pix", "cut", "fastcut"):
+        entries = help_of(capsys, "--model", model)
+        for name, value in MODEL_DEFAULTS[model].items():
+            expected = "(default: on)" if value is True and name == "use_dropout" else f"(default: {value})"
+            assert entries[name].endswith(expected), (model, entries[name])
 
 
 def start_cli(*args) -> subprocess.Popen:

@@ -95,3 +95,15 @@ def test_every_reference_preprocess_mode_and_lr_policy_is_accepted():
         "--crop_size 296 is larger than --load_size 286: with scale_width_and_crop the crop must fit in the "
         "resized image"]
     assert [Config(preprocess=m).crops for m in ("crop", "none", "scale_width")] == [True, False, False]
+
+
+def test_plateau_help_states_the_schedules_own_numbers():
+    import inspect
+
+    from tf_cyclegan.core.config import PLATEAU
+    from tf_cyclegan.models.schedules import PlateauDecay
+
+    signature = inspect.signature(PlateauDecay.__init__).parameters
+    assert PLATEAU == {name: signature[name].default for name in PLATEAU}
+    text = " ".join(next(f for f in dataclasses.fields(Config) if f.name == "lr_policy").metadata["help"].split())
+    assert "plateau (x0.2 once the epoch's mean generator loss has not improved by 1 percent for 6 epochs" in text

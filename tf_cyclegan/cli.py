@@ -42,9 +42,30 @@ def str2bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
+class _Switch(argparse.Action):
+    """A store_true flag whose help says when it is on by default (a --model's defaults can turn one on,
+    pix2pix's --use_dropout), read at help time like %(default)s."""
+
+    def __init__(self, option_strings, dest, default=False, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, True)
+
+    @property
+    def help(self):
+        return self._help + (" (default: on)" if self.default else "")
+
+    @help.setter
+    def help(self, text):
+        self._help = text
+
+
 def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
     """--name (and --hyphen-name) for every field; booleans are switches that default to off, except those
-    marked optional_bool (CUT's), which also take a value: --flag, --flag true, --flag false."""
+    marked optional_bool (CUT's), which also take a value: --flag, --flag true, --flag false. The help's
+    "(default: ...)" is the parser's default when help is shown, so parser.set_defaults (a --model's
+    defaults) changes what --help says too."""
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
@@ -53,12 +74,12 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls, skip=()):
             flags.append(f"--{field.name.replace('_', '-')}")
         kind = _field_type(field, cls)
         meta = field.metadata
-        default_text = "" if field.default in (None, "") else f" (default: {field.default})"
+        default_text = "" if field.default in (None, "") else " (default: %(default)s)"
         if kind is bool and meta.get("optional_bool"):
             parser.add_argument(*flags, dest=field.name, type=str2bool, nargs="?", const=True, default=field.default,
-                                metavar="true|false", help=meta["help"])
+                                metavar="true|false", help=meta["help"] + " (default: %(default)s)")
         elif kind is bool:
-            parser.add_argument(*flags, dest=field.name, action="store_true", help=meta["help"])
+            parser.add_argument(*flags, dest=field.name, action=_Switch, default=field.default, help=meta["help"])
         else:
             parser.add_argument(*flags, dest=field.name, type=kind, default=field.default,
                                 choices=meta.get("choices"), metavar=None if meta.get("choices") else

@@ -31,6 +31,10 @@ TEACHER_KINDS = FROM_DATA  # what a distillation teacher was trained as
 # The fields that only distillation reads: other models refuse them when they differ from their defaults.
 DISTILL_FIELDS = ("teacher", "teacher_model", "teacher_directions", "teacher_mode", "lambda_recon", "lambda_distill")
 MIXED_PRECISION = {"off": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}  # -> Keras dtype policy
+# --lr_policy plateau: the reference's ReduceLROnPlateau settings, PlateauDecay's defaults (models/schedules.py,
+# which imports TensorFlow; tests/test_config.py checks that the two agree). The rate falls once `patience`
+# + 1 epochs in a row have not improved on the best mean by `threshold`.
+PLATEAU = dict(factor=0.2, threshold=0.01, patience=5)
 
 
 def antialiasing(config) -> dict:
@@ -103,9 +107,12 @@ class Config:
     n_epochs_decay: int = _opt(100, "epochs of linear decay of the learning rate to zero", resumable=True)
     epoch_count: int = _opt(1, "the epoch training starts at, as the reference's: epochs epoch_count .. "
                             "n_epochs + n_epochs_decay are trained, and the linear policy counts from it")
-    lr_policy: str = _opt("linear", "learning-rate policy: linear (constant, then linear decay), step, "
-                          "plateau (x0.2 after 5 epochs without a 1 percent improvement of the epoch's mean "
-                          "generator loss) or cosine", choices=LR_POLICIES)
+    lr_policy: str = _opt("linear", "learning-rate policy: linear (constant for n_epochs, then linear decay to "
+                          "zero over n_epochs_decay), step, plateau (x{factor:g} once the epoch's mean generator "
+                          "loss has not improved by {percent:g} percent for {epochs} epochs in a row) or cosine "
+                          "(annealed to zero over n_epochs)".format(**PLATEAU, percent=PLATEAU["threshold"] * 100,
+                                                                   epochs=PLATEAU["patience"] + 1),
+                          choices=LR_POLICIES)
     lr_decay_iters: int = _opt(50, "--lr_policy step: multiply the rate by 0.1 every this many epochs")
     batch_size: int = _opt(1, "images per domain per step")
     seed: int = _opt(0, "seed of weights, data order, augmentation and image pools")
@@ -149,7 +156,9 @@ class Config:
                       "--pool_size 0); cut or fastcut (Park et al. 2020: one generator, patchwise contrastive "
                       "loss, unpaired data; their defaults: --init_type xavier --pool_size 0, cut: --nce_idt "
                       "--lambda_NCE 1 --n_epochs 200 --n_epochs_decay 200, fastcut: --flip_equivariance "
-                      "--lambda_NCE 10 --n_epochs 150 --n_epochs_decay 50)", choices=MODELS)
+                      "--lambda_NCE 10 --n_epochs 150 --n_epochs_decay 50). Every (default: ...) in this help is the "
+                      "--model's given before --help: python -m tf_cyclegan.train --model cut --help shows "
+                      "CUT's", choices=MODELS)
     # Fields added after 0.1 go below `model`, for the same reason.
     lambda_L1: float = _opt(100.0, "pix2pix: weight of the L1 loss between the translation and the truth")
     paired: bool = _opt(False, "pix2pix: --dataset is a folder with trainA/ trainB/ [testA/ testB/] whose "
