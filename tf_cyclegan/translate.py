@@ -6,6 +6,7 @@ file (onnxruntime) or a .keras generator (loaded in Keras' safe mode, which refu
 tf_cyclegan.runtime.opening. Images of any size and mode are translated and written under their own names,
 large ones in tiles that share their normalisation statistics (tf_cyclegan.runtime.tiling); files that
 cannot be read are reported and skipped while the rest are translated (tf_cyclegan.runtime.folders).
+--preprocess resize or scale_width resizes each image first (--load_size), as the reference's test.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __getattr__ = forwarding("tf_cyclegan.translate")  # the library names this modu
 
 
 def main(argv=None) -> int:
+    from tf_cyclegan.runtime.folders import PREPROCESS_HELP, TEST_PREPROCESS
+
     parser = argparse.ArgumentParser(prog=PROG, description="Translate images with an exported or trained "
                                      "generator (CycleGAN, pix2pix, CUT).")
     parser.add_argument("--model", required=True,
@@ -34,6 +37,10 @@ def main(argv=None) -> int:
                         help="run folders and .keras files: batch norm's running statistics and no dropout "
                              "(PyTorch's model.eval()) instead of the reference's test mode (each image's own "
                              "statistics, dropout on); exports run in the mode they were exported in")
+    parser.add_argument("--preprocess", default="none", metavar="{" + ",".join(TEST_PREPROCESS) + "}",
+                        help=PREPROCESS_HELP + " (default: %(default)s)")
+    parser.add_argument("--load_size", "--load-size", type=int, default=256,
+                        help="the size --preprocess resize and scale_width resize to (default: %(default)s)")
     add_tile_arguments(parser)
     args = parser.parse_args(argv)
     quiet_tensorflow()
@@ -44,7 +51,8 @@ def main(argv=None) -> int:
         tiles = tile_options(args)
         try:
             written, _ = translate_files(args.model, args.input, args.output, args.direction,
-                                         mode="eval" if args.eval else None, tiles=tiles)
+                                         mode="eval" if args.eval else None, tiles=tiles,
+                                         preprocess=args.preprocess, load_size=args.load_size)
         except OSError as e:
             raise TranslateError(f"cannot write to {args.output}: {e.strerror or e}") from None
         return 0 if written else 1
