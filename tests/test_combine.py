@@ -1,5 +1,6 @@
 """datasets.combine: A | B pairs for pix2pix, as the reference's combine_A_and_B.py, with skips reported."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -26,9 +27,10 @@ def pixels(path):
 
 
 def report_rows(folder):
-    lines = (folder / REPORT).read_text().splitlines()
-    assert lines[0] == "file\treason"
-    return [line.split("\t") for line in lines[1:]]
+    with open(folder / REPORT, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    assert rows[0] == ["file", "reason"]
+    return rows[1:]
 
 
 def leftovers(folder):
@@ -131,6 +133,18 @@ def test_skips_are_listed_and_not_written(folds, capsys):
     assert "2 no partner" in summary and "1 sizes differ" in summary and "1 unreadable" in summary
     assert str(fold_AB / REPORT) in summary
     assert leftovers(fold_AB) == []
+
+
+def test_a_file_name_cannot_break_or_forge_report_rows(folds):
+    """Names with a tab, a line break and a quote are one row each, read back with csv."""
+    fold_A, fold_B, fold_AB, _ = folds
+    forged = ["tab\there.png", "line\nbreak.png", 'quote".png', "x.png\tnot an image\nfake.png"]
+    for name in forged:
+        save(fold_A / "train" / name)  # no partner in B
+    main(["--fold_A", str(fold_A), "--fold_B", str(fold_B), "--fold_AB", str(fold_AB)])
+    rows = report_rows(fold_AB)
+    assert sorted(file for file, _ in rows) == sorted(str(fold_A / "train" / name) for name in forged)
+    assert all(reason.startswith("no partner") for _, reason in rows)
 
 
 def test_split_missing_in_b_is_one_skip(folds):

@@ -7,6 +7,8 @@ Serving versions) is readable by the colleagues and servers that an ordinary fil
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import uuid
@@ -32,6 +34,15 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_tsv(path: str | os.PathLike, header: tuple[str, ...], rows) -> Path:
+    """Rows as tab-separated values under a header row, quoted where a field holds a tab, a line break or a
+    quote (file names may), so that csv.reader(open(path, newline=""), delimiter="\t") reads back exactly
+    these rows whatever the names. Names that are not valid UTF-8 are written backslash-escaped."""
+    text = io.StringIO()
+    csv.writer(text, dialect="excel-tab").writerows([header, *rows])
+    return atomic_write(path, text.getvalue().encode("utf-8", "backslashreplace"))
 
 
 def make_temp_dir(parent: str | os.PathLike, prefix: str) -> Path:

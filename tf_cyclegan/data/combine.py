@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from tf_cyclegan.core.errors import DatasetError, first_line
-from tf_cyclegan.core.files import atomic_write
+from tf_cyclegan.core.files import atomic_write, atomic_write_tsv
 from tf_cyclegan.core.pictures import encode_like
 from tf_cyclegan.data.images import decode, is_image_file
 
@@ -147,10 +147,10 @@ def _summary(fold_AB: Path, written: dict[str, int], skipped: list, report: Path
 
 
 def _write_report(report: Path, skipped: list):
-    """file<TAB>reason per skipped file (written every run, so an old report never outlives its run)."""
-    rows = ["file\treason"] + [f"{file}\t{' '.join(reason.split())}" for file, reason in skipped]
+    """A csv row (file, reason) per skipped file, tab-separated (written every run, so an old report never
+    outlives its run)."""
     try:
-        atomic_write(report, "\n".join(rows) + "\n")
+        atomic_write_tsv(report, ("file", "reason"), [(str(file), reason) for file, reason in skipped])
     except OSError as e:
         raise DatasetError(f"--fold_AB: could not write {report} ({e.strerror or e})") from None
 

@@ -98,7 +98,7 @@ class Pairs:
         """The pairs without unusable ones, and how many files were skipped (each listed in `report`:
         unreadable, an odd width, halves of different sizes, no partner); stops when the training split has
         no usable pair or too many bad ones."""
-        alone = [f"{split}\t{file}\tno partner of the same name in the other folder"
+        alone = [(split, file, "no partner of the same name in the other folder")
                  for split, file in self.unpartnered]
         splits, skipped = check_splits(self.description, {"train": self.train, "test": self.test}, ("train",),
                                        PAIRS, max_pixels, max_bad_fraction, report, alone)

@@ -3,16 +3,14 @@ check of a whole dataset before any model is built (the skipped files listed in 
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 from tf_cyclegan.core.errors import DatasetError
-from tf_cyclegan.core.files import atomic_write
+from tf_cyclegan.core.files import atomic_write_tsv
 
 
 @dataclasses.dataclass
@@ -63,12 +61,12 @@ class Nouns:
 
 def check_splits(description: str, splits: dict[str, Split | None], training: tuple[str, ...], nouns: Nouns,
                  max_pixels: int, max_bad_fraction: float, report: Path,
-                 extra_lines: list = ()) -> tuple[dict[str, Split | None], int]:
+                 extra_rows: list = ()) -> tuple[dict[str, Split | None], int]:
     """({key: the split without its unusable items, or None when none is left}, the number skipped).
-    Every skipped file goes into `report` (with `extra_lines`, skips found earlier: (split, file, reason)
-    rows or 'split<TAB>file<TAB>reason' lines); a training split with no usable item, or with more than
+    Every skipped file goes into `report` (with `extra_rows`, skips found earlier:
+    (split, file, reason) rows); a training split with no usable item, or with more than
     max_bad_fraction of them unusable, stops here."""
-    checked, rows, problems = {}, [_row(line) for line in extra_lines], []
+    checked, rows, problems = {}, list(extra_rows), []
     for key, split in splits.items():
         if split is None:
             checked[key] = None
@@ -92,19 +90,5 @@ REPORT_COLUMNS = ("split", "file", "reason")
 
 
 def write_report(report: Path, rows: list[tuple[str, str, str]]):
-    """The skipped files as tab-separated values with a header row, quoted where a field holds a tab, a line
-    break or a quote (file names may), so that csv.reader(open(report, newline=""), delimiter="\t") reads
-    back one row per file whatever the names. Names that are not valid UTF-8 are written backslash-escaped."""
-    text = io.StringIO()
-    csv.writer(text, dialect="excel-tab").writerows([REPORT_COLUMNS, *rows])
-    atomic_write(report, text.getvalue().encode("utf-8", "backslashreplace"))
-
-
-def _row(line) -> tuple[str, str, str]:
-    """A (split, file, reason) row from a row or a 'split<TAB>file<TAB>reason' line (a file name may hold
-    tabs; a split's name and a reason do not)."""
-    if not isinstance(line, str):
-        return tuple(line)
-    split, rest = line.split("\t", 1)
-    file, reason = rest.rsplit("\t", 1)
-    return split, file, reason
+    """The skipped files, one csv row each (tab-separated, with a header): no file name can break a row."""
+    atomic_write_tsv(report, REPORT_COLUMNS, rows)
