@@ -156,8 +156,8 @@ class Config:
                       "--pool_size 0); cut or fastcut (Park et al. 2020: one generator, patchwise contrastive "
                       "loss, unpaired data; their defaults: --init_type xavier --pool_size 0, cut: --nce_idt "
                       "--lambda_NCE 1 --n_epochs 200 --n_epochs_decay 200, fastcut: --flip_equivariance "
-                      "--lambda_NCE 10 --n_epochs 150 --n_epochs_decay 50). Every (default: ...) in this help is the "
-                      "--model's given before --help: python -m tf_cyclegan.train --model cut --help shows "
+                      "--lambda_NCE 10 --n_epochs 150 --n_epochs_decay 50). The defaults this help shows are those "
+                      "of the --model on the command line: python -m tf_cyclegan.train --model cut --help shows "
                       "CUT's", choices=MODELS)
     # Fields added after 0.1 go below `model`, for the same reason.
     lambda_L1: float = _opt(100.0, "pix2pix: weight of the L1 loss between the translation and the truth")
