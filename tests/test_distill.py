@@ -291,3 +291,4 @@ def test_the_command_answers_help_and_reads_its_teacher_without_tensorflow(cycle
     result = subprocess.run([sys.executable, "-m", "tf_cyclegan.distill", "--help"], capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0 and "--teacher" in result.stdout and "--lambda_distill" in result.stdout
+    assert "(default: mobile_resnet_9blocks)" in " ".join(result.stdout.split())  # the student's, not train's

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from tf_cyclegan.cli import add_dataclass_options, fail, quiet_tensorflow, run_command
+from tf_cyclegan.core.catalog import MODEL_DEFAULTS
 from tf_cyclegan.core.config import Config
 from tf_cyclegan.core.errors import Error
 
@@ -56,6 +57,8 @@ def parse(argv=None) -> tuple[Config, list[int]]:
     parser.add_argument("--ngf", type=_widths, default=[32], help="the student's width (default: 32); several, "
                         "comma-separated (16,24,32), distill one student each and write OUTPUT/widths.tsv")
     add_dataclass_options(parser, Config, skip=OWN_FLAGS)
+    # The student's own defaults (mobile_resnet_9blocks, ...) under those its teacher decides.
+    parser.set_defaults(**{k: v for k, v in MODEL_DEFAULTS["distill"].items() if k not in OWN_FLAGS})
     if known.teacher:
         try:
             facts = teacher_facts(known.teacher)
