@@ -49,7 +49,9 @@ def command_line(predict, default_server: str, description: str, argv=None) -> i
     parser.add_argument("image")
     parser.add_argument("output")
     parser.add_argument("--server", default=default_server)
-    parser.add_argument("--model", default="a2b", help="a2b or b2a (names in export/models.config)")
+    parser.add_argument("--model", default="a2b",
+                        help="a model folder of the export: a2b, b2a or another (EXPORT_DIR/models.config "
+                             "names them)")
     args = parser.parse_args(argv)
     with open(args.image, "rb") as f:
         (png,) = predict(args.server, args.model, [f.read()])

@@ -56,7 +56,9 @@ def main(argv=None) -> int:
     parser.add_argument("image")
     parser.add_argument("output")
     parser.add_argument("--server", default="http://localhost:8501")
-    parser.add_argument("--model", default="a2b", help="a2b or b2a (names in export/models.config)")
+    parser.add_argument("--model", default="a2b",
+                        help="a model folder of the export: a2b, b2a or another (EXPORT_DIR/models.config "
+                             "names them)")
     parser.add_argument("--contract", default="exported/a2b/1/tf_cyclegan.json",
                         help="the served version's tf_cyclegan.json")
     parser.add_argument("--tile", type=int, default=512)

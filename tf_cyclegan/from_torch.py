@@ -7,7 +7,8 @@ facades_label2photo.pth with --netG unet_256 --norm batch --dropout), or of CUT'
 anti-aliased resampling, whose fixed filter buffers are checked) into TensorFlow
 (tf_cyclegan.models.torch_weights) and writes the same artifacts as `tf_cyclegan.export`:
 DIR/<name>/<version>/ with the SavedModel signatures and TFLite files, in the reference's test mode or, with
---eval, in eval mode (tf_cyclegan.models.modes). .pth files are read without running any code they hold.
+--eval, in eval mode (tf_cyclegan.models.modes), then DIR/models.config, which names every model folder of DIR
+for TF Serving. .pth files are read without running any code they hold.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_pixels", type=int, default=MAX_EXPORT_PIXELS,
                         help="largest image the SavedModel accepts")
     parser.add_argument("--no_tflite", action="store_true", help="SavedModel only")
+    parser.add_argument("--crop_size", type=int, default=None,
+                        help="the size the generator was trained at, recorded in the contract so that evaluate "
+                             "resizes test images to it without --size (default: 256, as the reference's published "
+                             "models; 128 for unet_128)")
     parser.add_argument("--model", choices=MODELS, default="cycle_gan",
                         help="the model the checkpoint comes from, recorded in the contract so that evaluate reads "
                              "its kind of test data (pix2pix: pairs); cut and fastcut: CUT's generator, anti-aliased "
@@ -72,6 +77,10 @@ def main(argv=None) -> int:
                      "unet_256, unet_128); train a mobile generator here or distill one (docs/mobile.md)")
     if args.ngf < 1 or args.max_pixels < 1:
         parser.error("--ngf and --max_pixels must be at least 1")
+    if args.crop_size is None:
+        args.crop_size = 128 if args.netG == "unet_128" else 256
+    if args.crop_size < 1:
+        parser.error(f"--crop_size: must be at least 1, got {args.crop_size}")
     for flag in ("no_antialias", "no_antialias_up"):
         if getattr(args, flag) and args.model not in CONTRASTIVE:
             parser.error(f"--{flag}: only with --model cut or fastcut")
@@ -82,6 +91,7 @@ def main(argv=None) -> int:
 
     def work():
         from tf_cyclegan.exporting.generator import export_generator
+        from tf_cyclegan.exporting.serving import write_models_config
         from tf_cyclegan.exporting.tflite import TFLITE_VARIANTS
         from tf_cyclegan.models.torch_weights import convert
 
@@ -91,13 +101,14 @@ def main(argv=None) -> int:
                 generator, Path(args.output) / args.name, args.name, args.source, args.target,
                 os.path.abspath(args.checkpoint), {"model": args.model, "netG": args.netG, "ngf": args.ngf,
                                                    "norm": args.norm, "use_dropout": args.dropout, **resampling,
-                                                   "converted_from": "pytorch"},
+                                                   "crop_size": args.crop_size, "converted_from": "pytorch"},
                 args.max_pixels, () if args.no_tflite else TFLITE_VARIANTS, mode="eval" if args.eval else "train",
                 about={"model": args.model, **({"model_directions": [args.name]} if args.name in DIRECTIONS else {})},
                 with_keras=True)
         except OSError as e:
             raise ConversionError(f"cannot write to {args.output}: {e.strerror or e}") from None
         print(f"{args.checkpoint} -> {folder}")
+        print(f"TF Serving config: {write_models_config(args.output)}")
 
     return run_command(PROG, work)
 

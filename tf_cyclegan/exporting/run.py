@@ -1,5 +1,6 @@
 """Exporting a training run: every generator of its newest readable checkpoint (or ckpt-N) as the next
-version of EXPORT/<direction>/ (python -m tf_cyclegan.export, tf_cyclegan.export(ExportOptions(...)))."""
+version of EXPORT/<direction>/, then EXPORT/models.config for TF Serving (python -m tf_cyclegan.export,
+tf_cyclegan.export(ExportOptions(...)))."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tf_cyclegan.data.sources import load_domains, load_pairs
 from tf_cyclegan.exporting.generator import export_generator
 from tf_cyclegan.exporting.onnx import onnx_converter
 from tf_cyclegan.exporting.options import ExportOptions
+from tf_cyclegan.exporting.serving import write_models_config
 from tf_cyclegan.exporting.tflite import TFLITE_VARIANTS
 from tf_cyclegan.models import trains_on_pairs
 from tf_cyclegan.runtime.opening import load_generators
@@ -37,7 +39,8 @@ def representative_images(config, n: int = 16):
 
 
 def export_run(options: ExportOptions, log=print) -> dict[str, Path]:
-    """Export every generator of the run; returns {direction: version folder}."""
+    """Export every generator of the run, then name the folder's models for TF Serving; returns {direction:
+    version folder}."""
     started = time.perf_counter()
     if options.onnx:
         onnx_converter()  # a missing package fails now, not after the SavedModel and TFLite files
@@ -57,5 +60,6 @@ def export_run(options: ExportOptions, log=print) -> dict[str, Path]:
             dataclasses.asdict(config), options.max_pixels, variants, representative, mode, about, options.onnx,
             options.keras)
         log(f"  {direction} ({source} -> {target}, {mode} mode): {written[direction]}")
+    log(f"  TF Serving config: {write_models_config(options.output)}")
     log(f"Done in {time.perf_counter() - started:.1f} s")
     return written
