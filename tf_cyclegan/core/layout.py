@@ -140,8 +140,8 @@ def export_directions(folder: Path) -> list[str]:
 
 
 def read_contract(version: Path) -> dict:
-    """A version's tf_cyclegan.json, or {} for an export made by another tool."""
-    try:
-        return json.loads((Path(version) / CONTRACT_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
+    """A version's tf_cyclegan.json with its fields checked (ModelError naming the file and the field when one
+    does not fit), or {} when there is none (an export made by another tool)."""
+    from tf_cyclegan.core.contract_file import read_contract_file
+
+    return read_contract_file(Path(version) / CONTRACT_FILE)

@@ -17,9 +17,46 @@ from PIL import Image
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 
 
+class ImageTooLarge(ValueError):
+    """An image whose header claims more pixels than Pillow decodes (twice PIL.Image.MAX_IMAGE_PIXELS)."""
+
+
 def open_image(item: str | os.PathLike | bytes) -> Image.Image:
-    """Pillow's lazy image of a file or of encoded bytes (only the header is read)."""
-    return Image.open(io.BytesIO(item) if isinstance(item, bytes) else item)
+    """Pillow's lazy image of a file or of encoded bytes (only the header is read); ImageTooLarge, one line with
+    the size, where Pillow's decompression-bomb check refuses it."""
+    try:
+        return Image.open(io.BytesIO(item) if isinstance(item, bytes) else item)
+    except Image.DecompressionBombError:
+        limit = 2 * Image.MAX_IMAGE_PIXELS
+        size = header_size(item)
+        claims = f"{size[0]}x{size[1]} pixels" if size else f"over {limit:,} pixels"
+        raise ImageTooLarge(f"too large: {claims}, over the {limit:,} pixels Pillow decodes "
+                            "(PIL.Image.MAX_IMAGE_PIXELS x 2)") from None
+
+
+def header_size(item: str | os.PathLike | bytes) -> tuple[int, int] | None:
+    """(width, height) as Pillow's format plugins read it from the header, without the decompression-bomb
+    check that Image.open makes (which stops at, and warns below, Pillow's own limit): so that an image over
+    --max_image_pixels is refused with that flag's line whatever its size. None if no plugin reads it."""
+    import struct
+
+    Image.init()
+    with io.BytesIO(item) if isinstance(item, bytes) else open(item, "rb") as fp:
+        prefix = fp.read(16)
+        for name in Image.ID:
+            factory, accept = Image.OPEN[name]
+            accepted = accept(prefix) if accept else True
+            if not accepted or isinstance(accepted, str):  # a string is Pillow's note on a format it refuses
+                continue
+            fp.seek(0)
+            try:
+                image = factory(fp, "")
+            except (SyntaxError, IndexError, TypeError, ValueError, OSError, struct.error):
+                continue
+            size = image.size  # the plugin read the header only: nothing is decoded
+            image.close()
+            return size
+    return None
 
 
 def decode(item: str | os.PathLike | bytes) -> Image.Image:
@@ -58,14 +95,17 @@ def check_image(item: str | bytes, max_pixels: int) -> str | None:
     """Why an image cannot be used (None if it can): the size comes from the header, so a decompression
     bomb is refused without being decoded; the rest is decoded in full, which finds truncated files."""
     try:
+        size = header_size(item)  # before Image.open, whose own limit would speak first
+        if size and size[0] * size[1] > max_pixels:
+            return f"too large: {size[0]}x{size[1]} pixels, over --max_image_pixels {max_pixels}"
         with open_image(item) as image:
             width, height = image.size
             if width * height > max_pixels:
                 return f"too large: {width}x{height} pixels, over --max_image_pixels {max_pixels}"
             image.load()
         return None
-    except Image.DecompressionBombError as e:
-        return f"too large: {e}"
+    except ImageTooLarge as e:  # within --max_image_pixels but over Pillow's limit
+        return f"{e}, the most --max_image_pixels can admit"
     except Exception as e:  # Pillow raises many types for bad files
         return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 

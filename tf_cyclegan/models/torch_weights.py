@@ -13,6 +13,7 @@ import collections
 import io
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import keras
 import numpy as np
 
 from tf_cyclegan.core.catalog import downsamplings, resnet_blocks, resnet_sequence
-from tf_cyclegan.core.errors import ConversionError
+from tf_cyclegan.core.errors import ConversionError, first_line
 from tf_cyclegan.core.extras import install_hint
 from tf_cyclegan.models.networks import build_generator
 
@@ -41,6 +42,16 @@ def _rebuild_tensor(storage, offset, size, stride, *unused):
                                            strides=tuple(s * itemsize for s in stride)).copy()
 
 
+class _CodeInPickle(pickle.UnpicklingError):
+    """A global beyond a state dict of tensors: unpickling would import it, and perhaps call it."""
+
+
+def _holds_code(path: Path) -> str:
+    return (f"{path} holds Python code besides weights and was not loaded (unpickling it could run anything): "
+            "if you trust it, load it in a trusted environment with torch.load(..., weights_only=False), save "
+            "its state_dict with torch.save, and convert that file")
+
+
 class _SafeUnpickler(pickle.Unpickler):
     """Only what a state dict of tensors needs; any other global is refused."""
 
@@ -55,7 +66,7 @@ class _SafeUnpickler(pickle.Unpickler):
             return _rebuild_tensor
         if module == "torch" and name in _DTYPES:
             return _StorageType(name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a state dict of tensors")
+        raise _CodeInPickle(f"{module}.{name}")
 
     def persistent_load(self, pid):
         kind, storage_type, key, _location, numel = pid
@@ -63,6 +74,40 @@ class _SafeUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
         raw = self.archive.read(f"{self.prefix}/data/{key}")
         return np.frombuffer(raw, dtype=storage_type.dtype, count=numel)
+
+
+class _Scanner(_SafeUnpickler):
+    """Walks a pickle only to learn whether it names a global beyond a state dict; builds no tensor."""
+
+    def __init__(self, stream):
+        pickle.Unpickler.__init__(self, stream)
+
+    def find_class(self, module, name):
+        found = super().find_class(module, name)  # _CodeInPickle for anything else
+        return found if found is collections.OrderedDict else (lambda *args, **kwargs: None)
+
+    def persistent_load(self, pid):
+        return None
+
+
+def _names_code(path: Path) -> bool:
+    """Whether a file's pickles (data.pkl of a zip, else the first few of a plain or legacy file) name code;
+    a file that is not a pickle at all names none."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+                if names:
+                    _Scanner(io.BytesIO(archive.read(names[0]))).load()
+            return False
+        with open(path, "rb") as stream:
+            for _ in range(5):  # the legacy format pickles a magic number, a version, sys info, then the data
+                _Scanner(stream).load()
+    except _CodeInPickle:
+        return True
+    except Exception:  # EOF, or not a pickle: something else is wrong with it
+        return False
+    return False
 
 
 def read_state_dict(path: str | os.PathLike, use_torch: bool | None = None) -> dict[str, np.ndarray]:
@@ -81,10 +126,20 @@ def read_state_dict(path: str | os.PathLike, use_torch: bool | None = None) -> d
         if use_torch:
             import torch
 
-            raw = torch.load(path, map_location="cpu", weights_only=True)
+            try:
+                with warnings.catch_warnings():  # its unpickler's note on a protocol it was not written for
+                    warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+                    raw = torch.load(path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError:  # torch's many lines end in advice to drop weights_only
+                if _names_code(path):
+                    raise ConversionError(_holds_code(path)) from None
+                raise ConversionError(f"{path}: cannot read it as a state dict (damaged, or not a PyTorch "
+                                      "checkpoint)") from None
             raw = {k: v.numpy() for k, v in raw.items() if hasattr(v, "numpy")}
         else:
             if not zipfile.is_zipfile(path):
+                if _names_code(path):
+                    raise ConversionError(_holds_code(path))
                 raise ConversionError(f"{path}: PyTorch's legacy (pre-1.6) format; install PyTorch "
                                       f"({install_hint('torch')}) to read it")
             with zipfile.ZipFile(path) as archive:
@@ -95,8 +150,10 @@ def read_state_dict(path: str | os.PathLike, use_torch: bool | None = None) -> d
                 raw = _SafeUnpickler(archive.read(pickles[0]), archive, prefix).load()
     except ConversionError:
         raise
+    except _CodeInPickle:
+        raise ConversionError(_holds_code(path)) from None
     except Exception as e:  # pickle, zip and torch errors
-        raise ConversionError(f"{path}: cannot read it as a state dict ({type(e).__name__}: {e})") from None
+        raise ConversionError(f"{path}: cannot read it as a state dict ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(raw, dict):
         raise ConversionError(f"{path}: holds a {type(raw).__name__}, not a state dict")
     return {k.removeprefix("module."): np.asarray(v) for k, v in raw.items()}
