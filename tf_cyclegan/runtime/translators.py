@@ -20,6 +20,9 @@ from tf_cyclegan.models.restoring import load_keras_file
 
 BatchTranslator = Callable[[np.ndarray], np.ndarray]
 
+# What to do about a model file that does not load: empty, cut short by a copy, or not a model at all.
+AGAIN = "copy the whole file again, or export it again (python -m tf_cyclegan.export)"
+
 BATCH = 8  # images per generator call: bounds memory at 256x256 with the paper's networks
 
 
@@ -78,7 +81,7 @@ def tflite_translator(file: Path) -> BatchTranslator:
     try:
         interpreter = Interpreter(model_path=str(file), num_threads=os.cpu_count())
     except (ValueError, RuntimeError) as e:  # what LiteRT raises for a file that is not a model
-        raise ModelError(f"--model {file}: LiteRT cannot load it ({first_line(e)})") from None
+        raise ModelError(f"--model {file}: LiteRT cannot load it ({first_line(e)}); {AGAIN}") from None
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
     shape = [None]
@@ -101,6 +104,6 @@ def onnx_translator(file: Path) -> BatchTranslator:
     try:
         session = onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own types for a file that is not a model
-        raise ModelError(f"--model {file}: onnxruntime cannot load it ({first_line(e)})") from None
+        raise ModelError(f"--model {file}: onnxruntime cannot load it ({first_line(e)}); {AGAIN}") from None
     name = session.get_inputs()[0].name
     return batched(lambda images: session.run(None, {name: np.ascontiguousarray(images, np.uint8)})[0])
