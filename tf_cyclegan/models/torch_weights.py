@@ -105,7 +105,7 @@ def _names_code(path: Path) -> bool:
                 _Scanner(stream).load()
     except _CodeInPickle:
         return True
-    except Exception:  # EOF, or not a pickle: something else is wrong with it
+    except Exception:  # noqa: BLE001 (EOF, or not a pickle: something else is wrong with it)
         return False
     return False
 

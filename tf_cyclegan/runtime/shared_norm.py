@@ -147,9 +147,17 @@ def keras_tiled_model(generator: keras.Model):
 
 
 def saved_model_tiled_model(loaded, contract: dict):
-    """tiling.TiledModel of an exported SavedModel, through its tile signatures."""
+    """tiling.TiledModel of an exported SavedModel, through its tile signatures; ModelError when the contract's
+    layer widths do not add up to the statistics its translate_tile signature takes (a tampered file)."""
+    from tf_cyclegan.core.errors import ModelError
+
     signatures = loaded.signatures
     own, shared = signatures["tile_statistics"], signatures["translate_tile"]
+    spec = shared.structured_input_signature[1].get("statistics")
+    size, widths = spec.shape[0] if spec is not None else None, contract["tiling"]["norm_widths"]
+    if size is not None and size != 2 * sum(widths):
+        raise ModelError(f"the export's tf_cyclegan.json: field 'tiling.norm_widths' adds up to {2 * sum(widths)} "
+                         f"statistics, its SavedModel's translate_tile takes {size}; export the model again")
     return _tiled(lambda t: own(tile=tf.constant(t)),
                   lambda t, s, c: shared(tile=tf.constant(t), statistics=tf.constant(s),
                                          core=tf.constant(FULL if c is None else c, tf.float32)),
