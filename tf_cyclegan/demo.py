@@ -1,16 +1,21 @@
-"""python -m tf_cyclegan.demo --model PATH [--port 7860] [--host 127.0.0.1]
+"""python -m tf_cyclegan.demo --model PATH [--port 7860] [--host 127.0.0.1] [--max_upload_mb 20]
 
 A page in the browser to try a model before deploying it: upload or drag an image, choose the direction,
 see the translation at full resolution (tiled with shared statistics above the untiled limit, through
 tf_cyclegan.Translator) and download it as PNG. `--model` takes every kind `translate` accepts. Built with
-Gradio (`pip install 'tf_cyclegan[demo]'`); TF Serving stays the production path.
+Gradio (`pip install 'tf_cyclegan[demo]'`); TF Serving stays the production path. Uploads over
+--max_upload_mb are cut off while they stream in; the rest live in a temporary folder of the demo's own,
+removed when it stops (private_cache).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import uuid
@@ -23,6 +28,8 @@ from tf_cyclegan.core.pictures import save_image
 from tf_cyclegan.core.pixels import MAX_UPLOAD_PIXELS
 
 PROG = "python -m tf_cyclegan.demo"
+MAX_UPLOAD_MB = 20  # --max_upload_mb
+CACHE_CHECK, CACHE_AGE = 300, 900  # Gradio deletes its copies of uploads and results older than 15 min
 SETTINGS = ("model", "dataset", "netG", "ngf", "norm", "crop_size", "n_epochs", "n_epochs_decay", "batch_size")
 
 
@@ -38,16 +45,17 @@ def open_directions(path: str, mode: str | None = None, tiles=None) -> tuple[dic
         direction.translate  # loaded now: a model that cannot be loaded fails before the page starts
     about = {"description": opened.description, "domains": {d: opened.domains(d) for d in opened.directions},
              "checkpoint": opened.checkpoint, "settings": opened.training, "mode": opened.mode,
-             "mode_means": opened.mode_means}
+             "mode_means": opened.mode_means, "path": str(Path(path))}
     return translators, about
 
 
 def model_card(about: dict) -> str:
-    """The page's Markdown about the model."""
-    lines = [f"**Model:** {about['description']}"]
+    """The page's Markdown about the model. Every visitor reads it, so it names the model and its checkpoint
+    without the server's folders."""
+    lines = [f"**Model:** {public_description(about)}"]
     lines += [f"- **{d}**: {src} → {dst}" for d, (src, dst) in about["domains"].items()]
     if about.get("checkpoint"):
-        lines.append(f"- **checkpoint**: `{about['checkpoint']}`")
+        lines.append(f"- **checkpoint**: `{Path(about['checkpoint']).name}`")
     settings = about.get("settings") or {}
     shown = ", ".join(f"{k} {settings[k]}" for k in SETTINGS if settings.get(k) is not None)
     if shown:
@@ -55,6 +63,15 @@ def model_card(about: dict) -> str:
     means = f" ({about['mode_means']})" if about.get("mode_means") else ""
     lines.append(f"- **inference mode**: {about['mode']}{means}")
     return "\n".join(lines)
+
+
+def public_description(about: dict) -> str:
+    """The model's description with the --model path cut to its last name ("export models (SavedModel...)",
+    "TFLite model a2b_float32.tflite"): the operator's terminal shows the whole path, the page does not."""
+    description, path = about["description"], about.get("path")
+    if not path:
+        return description
+    return description.replace(f" {path}", f" {Path(path).resolve().name}", 1)
 
 
 def read_upload(path: str | None, max_pixels: int):
@@ -133,15 +150,15 @@ KEEP_RESULTS = 100  # request folders kept on disk; Gradio has its own copy once
 
 def prune(out_dir: Path, keep: int = KEEP_RESULTS):
     """Delete all but the newest `keep` request folders, so a demo left running does not fill the disk."""
-    import shutil
-
     folders = sorted((f for f in out_dir.iterdir() if f.is_dir()), key=lambda f: f.stat().st_mtime)
     for folder in folders[:-keep]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_app(translators: dict, about: dict, max_pixels: int = MAX_UPLOAD_PIXELS, work: Path | None = None):
-    """The Gradio Blocks page; its translate event is also the API (gradio_client: api_name="/translate")."""
+def build_app(translators: dict, about: dict, max_pixels: int = MAX_UPLOAD_PIXELS, work: Path | None = None,
+              max_upload_mb: float = MAX_UPLOAD_MB):
+    """The Gradio Blocks page; its translate event is also the API (gradio_client: api_name="/translate").
+    `work` holds its results (main passes a private_cache folder)."""
     import gradio as gr
 
     work = Path(work or tempfile.mkdtemp(prefix="tf_cyclegan_demo_"))
@@ -153,11 +170,11 @@ def build_app(translators: dict, about: dict, max_pixels: int = MAX_UPLOAD_PIXEL
         except TranslateError as e:
             raise gr.Error(html.escape(str(e), quote=False), print_exception=False) from None
 
-    with gr.Blocks(title="tf_cyclegan demo", delete_cache=(1800, 3600)) as app:  # Gradio's copies: an hour
+    with gr.Blocks(title="tf_cyclegan demo", delete_cache=(CACHE_CHECK, CACHE_AGE)) as app:
         gr.Markdown("## tf_cyclegan: try the model\n" + model_card(about))
         with gr.Row():
-            upload = gr.File(label="Image: any size, any format Pillow reads (drop it here)", type="filepath",
-                             file_types=["image"], elem_id="upload")
+            upload = gr.File(label=f"Image: up to {max_upload_mb:g} MB, any format Pillow reads (drop it here)",
+                             type="filepath", file_types=["image"], elem_id="upload")
             direction = gr.Radio([(direction_label(d, about["domains"]), d) for d in directions],
                                  value=directions[0], label="Direction", visible=len(directions) > 1)
         button = gr.Button("Translate", variant="primary", elem_id="translate")
@@ -177,15 +194,63 @@ def build_app(translators: dict, about: dict, max_pixels: int = MAX_UPLOAD_PIXEL
     return app
 
 
-def launch(app, host: str, port: int, block: bool = True):
+def launch(app, host: str, port: int, block: bool = True, max_upload_mb: float = MAX_UPLOAD_MB):
     """Serve one translation at a time (bounded memory; a TFLite interpreter is not thread-safe); the rest
-    wait in Gradio's queue."""
+    wait in Gradio's queue. Gradio counts an upload's bytes as they stream in and drops it (HTTP 413, its
+    partial file deleted) once it passes max_file_size; the page refuses such a file before sending it."""
     import gradio as gr
 
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])  # no web fonts: offline
     app.queue(default_concurrency_limit=1, max_size=256)
     return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
-                      show_error=True, theme=theme, inbrowser=False)
+                      show_error=True, theme=theme, inbrowser=False, max_file_size=int(max_upload_mb * 2**20))
+
+
+@contextlib.contextmanager
+def private_cache():
+    """A temporary folder of the demo's own (tf_cyclegan_demo_*) for its results and Gradio's copies of
+    uploads (gradio/ in it: GRADIO_TEMP_DIR, which Gradio reads whenever it stores a file), removed with
+    everything in it when the demo stops; only a killed process (SIGKILL) leaves it behind."""
+    folder = Path(tempfile.mkdtemp(prefix="tf_cyclegan_demo_"))
+    before = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = before
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_on_sigterm(signum, frame):
+    """SIGTERM as Ctrl-C: Gradio closes its server and private_cache removes the folder."""
+    raise KeyboardInterrupt
+
+
+def serve(args) -> int:
+    """Open the model and serve the page until Ctrl-C or SIGTERM, all in a private_cache folder, made before
+    Gradio is imported (some of its modules read GRADIO_TEMP_DIR then) and removed however the demo stops."""
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        with private_cache() as work:
+            require("gradio", "demo", "the demo page", TranslateError)
+            quiet_tensorflow()
+            translators, about = open_directions(args.model, "eval" if args.eval else None, tile_options(args))
+            print(f"Serving {about['description']} on http://{args.host}:{args.port}", flush=True)
+            print(f"Uploads and results are kept in {work} (removed when the demo stops)", flush=True)
+            app = build_app(translators, about, args.max_pixels, work, args.max_upload_mb)
+            try:
+                launch(app, args.host, args.port, max_upload_mb=args.max_upload_mb)  # Ctrl-C: Gradio returns
+            except OSError as e:
+                raise TranslateError(f"--port {args.port}: cannot listen on {args.host}:{args.port} ({e})") from None
+            app.close()
+    except KeyboardInterrupt:  # before the page was up (while the model loaded)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -199,24 +264,19 @@ def main(argv=None) -> int:
                         "statistics, no dropout (as translate --eval)")
     parser.add_argument("--max_pixels", type=int, default=MAX_UPLOAD_PIXELS,
                         help="larger uploads are refused before decoding (default %(default)s)")
+    parser.add_argument("--max_upload_mb", "--max-upload-mb", type=float, default=MAX_UPLOAD_MB,
+                        help="larger uploads are refused while they stream in, before they are stored "
+                             "(default %(default)g)")
     add_tile_arguments(parser)
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port {args.port}: choose a port between 1 and 65535")
+    if not 0 < args.max_upload_mb < 2**20:
+        parser.error(f"--max_upload_mb {args.max_upload_mb:g}: choose a size in MB above 0 (default "
+                     f"{MAX_UPLOAD_MB})")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no calls home
 
-    def work():
-        require("gradio", "demo", "the demo page", TranslateError)
-        quiet_tensorflow()
-        translators, about = open_directions(args.model, "eval" if args.eval else None, tile_options(args))
-        print(f"Serving {about['description']} on http://{args.host}:{args.port}", flush=True)
-        try:
-            launch(build_app(translators, about, args.max_pixels), args.host, args.port)
-        except OSError as e:
-            raise TranslateError(f"--port {args.port}: cannot listen on {args.host}:{args.port} ({e})") from None
-        return 0
-
-    return run_command(PROG, work)
+    return run_command(PROG, lambda: serve(args))
 
 
 if __name__ == "__main__":
