@@ -117,13 +117,17 @@ def upload(url: str, name: str, data: bytes) -> httpx.Response:
     return httpx.post(url + "gradio_api/upload", files={"files": (name, data, "image/png")}, timeout=60)
 
 
-def test_an_upload_over_the_limit_is_refused_as_it_streams_and_leaves_nothing(served):
+def test_an_upload_over_the_limit_is_refused_as_it_streams_and_leaves_nothing(served, tmp_path):
     work, limit = served["work"], UPLOAD_MB * 2**20
     before = files_under(work)
     refused = upload(served["url"], "big.png", os.urandom(limit + 512 * 1024))
     assert refused.status_code == 413
     assert refused.text == f"File size exceeded maximum allowed size of {limit} bytes."
     assert files_under(work) == before  # not its partial copy either
+    (tmp_path / "big.png").write_bytes(os.urandom(limit + 1))
+    with pytest.raises(ValueError, match=f"big.png exceeds the maximum file size of {limit} bytes"):
+        call(served, tmp_path / "big.png")  # gradio_client reads the limit from the page and does not send it
+    assert files_under(work) == before
     accepted = upload(served["url"], "small.png", b"\x89PNG" + os.urandom(limit - 1024))
     assert accepted.status_code == 200
     stored = Path(accepted.json()[0])
@@ -231,6 +235,10 @@ def test_a_headless_chromium_uploads_an_image_and_sees_its_translation(served, t
         driver.get(served["url"])
         wait = WebDriverWait(driver, 120)
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#upload input[type=file]")))
+        (tmp_path / "big.png").write_bytes(os.urandom(UPLOAD_MB * 2**20 + 1024))
+        driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(tmp_path / "big.png"))
+        refused = f'File(s) exceed the maximum allowed size of {UPLOAD_MB:.1f} Mb: "big.png"'
+        wait.until(lambda d: refused in d.find_element(By.TAG_NAME, "body").text)
         driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(tmp_path / "summer.png"))
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#result img")))
         wait.until(lambda d: d.execute_script(
