@@ -79,19 +79,23 @@ def read_upload(path: str | None, max_pixels: int):
     import numpy as np
     from PIL import Image
 
-    from tf_cyclegan.data.images import to_rgb
+    from tf_cyclegan.data.images import header_size, to_rgb
 
     if not path:
         raise TranslateError("no image: upload or drop one first")
     name = Path(path).name
     if os.path.getsize(path) == 0:
         raise TranslateError(f"{name} is empty (0 bytes): choose an image file")
+
+    def check(w, h):  # from the header first, so that Pillow's bomb limit never speaks before --max_pixels
+        if w * h > max_pixels:
+            raise TranslateError(f"{name} is {w}x{h} ({w * h:,} pixels): the demo takes up to {max_pixels:,} "
+                                 "pixels (--max_pixels); python -m tf_cyclegan.translate takes any size")
+
+    check(*(header_size(path) or (0, 0)))
     try:
         with Image.open(path) as image:
-            w, h = image.size
-            if w * h > max_pixels:
-                raise TranslateError(f"{name} is {w}x{h} ({w * h:,} pixels): the demo takes up to {max_pixels:,} "
-                                     "pixels (--max_pixels); python -m tf_cyclegan.translate takes any size")
+            check(*image.size)
             return np.asarray(to_rgb(image), np.uint8)
     except Image.DecompressionBombError:
         raise TranslateError(f"{name}: its header claims more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels; the "
