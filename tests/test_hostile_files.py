@@ -57,7 +57,8 @@ TAMPERED = {  # name: (edit of the contract, or the file's whole text; what the 
     "tiling a string": (lambda c: c.update(tiling="4"), "field 'tiling' is '4', not an object with norm_widths"),
     "direction a number": (lambda c: c.update(direction=7), "field 'direction' is 7, not a name such as a2b"),
     "source_domain a list": (lambda c: c.update(source_domain=["a"]), "field 'source_domain' is ['a']"),
-    "inference_mode": (lambda c: c.update(inference_mode="fast"), "field 'inference_mode' is 'fast', not train or eval"),
+    "inference_mode": (lambda c: c.update(inference_mode="fast"),
+                       "field 'inference_mode' is 'fast', not train or eval"),
     "max_pixels": (lambda c: c.update(max_pixels=-5), "field 'max_pixels' is -5, not a whole number of pixels"),
     "tflite strings": (lambda c: c.update(tflite={"float32": "a2b_float32.tflite"}), "field 'tflite' is {'float32'"),
     "keras file a path": (lambda c: c.update(keras={"file": "../../G.keras"}), "field 'keras.file' is '../../G.keras'"),
@@ -232,8 +233,9 @@ def test_translate_names_the_bomb_in_one_line(tmp_path, capsys):
     translator = Translator.load(EXPORT_050 / "a2b" / "1")
     with pytest.raises(TranslateError) as info:
         translator(str(path))
+    limit = 2 * Image.MAX_IMAGE_PIXELS
     assert str(info.value) == (f"{path}: cannot read it as an image (too large: 20000x20000 pixels, over the "
-                               f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels Pillow decodes (PIL.Image.MAX_IMAGE_PIXELS x 2))")
+                               f"{limit:,} pixels Pillow decodes (PIL.Image.MAX_IMAGE_PIXELS x 2))")
 
 
 def test_norm_widths_that_do_not_fit_the_saved_model_are_one_line(version):
