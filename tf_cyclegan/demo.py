@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -228,32 +229,34 @@ def private_cache():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def stop_on_sigterm(signum, frame):
-    """SIGTERM as Ctrl-C: Gradio closes its server and private_cache removes the folder."""
-    raise KeyboardInterrupt
-
-
 def serve(args) -> int:
     """Open the model and serve the page until Ctrl-C or SIGTERM, all in a private_cache folder, made before
-    Gradio is imported (some of its modules read GRADIO_TEMP_DIR then) and removed however the demo stops."""
-    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    Gradio is imported (some of its modules read GRADIO_TEMP_DIR then) and removed however the demo stops.
+    Both signals only set a flag that the main thread waits on, so a stop never lands in the middle of
+    Gradio's or TensorFlow's code: the server is then closed and the folder removed."""
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda signum, frame: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with private_cache() as work:
             require("gradio", "demo", "the demo page", TranslateError)
             quiet_tensorflow()
             translators, about = open_directions(args.model, "eval" if args.eval else None, tile_options(args))
-            print(f"Serving {about['description']} on http://{args.host}:{args.port}", flush=True)
-            print(f"Uploads and results are kept in {work} (removed when the demo stops)", flush=True)
+            if stop.is_set():  # stopped while the model loaded
+                return 130
             app = build_app(translators, about, args.max_pixels, work, args.max_upload_mb)
             try:
-                launch(app, args.host, args.port, max_upload_mb=args.max_upload_mb)  # Ctrl-C: Gradio returns
+                launch(app, args.host, args.port, block=False, max_upload_mb=args.max_upload_mb)
             except OSError as e:
                 raise TranslateError(f"--port {args.port}: cannot listen on {args.host}:{args.port} ({e})") from None
+            print(f"Serving {about['description']} on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+            print(f"Uploads and results are kept in {work} (removed when the demo stops)", flush=True)
+            while not stop.wait(0.5):
+                pass
+            print("Stopping the demo", flush=True)
             app.close()
-    except KeyboardInterrupt:  # before the page was up (while the model loaded)
-        return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0
 
 
