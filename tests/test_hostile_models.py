@@ -56,7 +56,7 @@ def test_translator_load_raises_one_line_naming_the_file(bad_models, kind):
     assert "\n" not in message
     check_message(message, bad_models[kind])
     if kind == "empty":
-        assert "(mmap of size 0 requested" in message
+        assert "LiteRT cannot load it (the file is empty: 0 bytes); " in message
     else:
         assert "(The model is not a valid Flatbuffer buffer)" in message
 
@@ -83,7 +83,23 @@ def test_evaluate_says_which_file_and_writes_no_page(bad_models, kind, tmp_path,
     assert len(lines) == 1 and "Traceback" not in err.err, err.err
     assert lines[0].startswith("python -m tf_cyclegan.evaluate: error: ")
     check_message(lines[0], bad_models[kind])
+    assert "Evaluating" not in err.out, err.out  # refused when opened, before the test images are read
     assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("suffix", [".tflite", ".onnx"])
+def test_evaluate_names_a_broken_file_before_asking_for_its_dataset(bad_models, suffix, tmp_path, capsys):
+    """A broken file alone (no tf_cyclegan.json beside it): the line is about the file, not a missing --dataset
+    that would not help."""
+    file = tmp_path / f"a2b{suffix}"
+    file.write_bytes(bad_models["random"].read_bytes())
+    with pytest.raises(SystemExit) as info:
+        evaluate_command.main(["--model", str(file), "--output", str(tmp_path / "eval"), "--no_fid"])
+    assert info.value.code == 1
+    line = one_line(capsys, "evaluate")
+    runtime = "LiteRT" if suffix == ".tflite" else "onnxruntime"
+    assert f"--model {file}: {runtime} cannot load it (" in line and line.endswith(ADVICE), line
+    assert not (tmp_path / "eval").exists()
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -92,3 +108,11 @@ def test_the_demo_says_which_file_and_does_not_start(bad_models, kind, capsys):
         demo.main(["--model", str(bad_models[kind]), "--port", "7861"])
     assert info.value.code == 1
     check_message(one_line(capsys, "demo"), bad_models[kind])
+
+
+def test_an_empty_onnx_file_says_it_is_empty(tmp_path):
+    (tmp_path / "a2b.onnx").write_bytes(b"")
+    with pytest.raises(ModelError) as info:
+        tf_cyclegan.Translator.load(str(tmp_path / "a2b.onnx"))
+    assert str(info.value) == (f"--model {tmp_path / 'a2b.onnx'}: onnxruntime cannot load it (the file is empty: "
+                               f"0 bytes); {ADVICE}")

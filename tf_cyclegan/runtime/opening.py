@@ -90,7 +90,8 @@ def open_model(path: str | os.PathLike, mode: str | None = None, variant: str = 
                checkpoint: int | None = None, log=lambda line: None) -> OpenedModel:
     """Any model path (see the module's docstring). `mode` (train or eval) for run folders and .keras files;
     `variant` picks an export's SavedModel, one of its TFLite files or its ONNX file; `checkpoint` a run's
-    ckpt-N (default: the newest readable one, as training resumes)."""
+    ckpt-N (default: the newest readable one, as training resumes). Directions load on first use, except a
+    .tflite or .onnx file given as the path, which loads here (it has one direction, always used)."""
     p = Path(path)
     if not p.exists():
         raise ModelError(f"--model {p}: no such file or folder")
@@ -107,7 +108,9 @@ def open_model(path: str | os.PathLike, mode: str | None = None, variant: str = 
     if p.is_file() and p.suffix == ".keras":
         return _open_keras(p, mode)
     if p.is_file() and p.suffix in (".tflite", ".onnx"):
-        return _open_exported(p, p.parent, {_file_direction(p): p}, mode, variant)
+        opened = _open_exported(p, p.parent, {_file_direction(p): p}, mode, variant)
+        opened.translators  # its one direction, loaded now: a broken file says so before any data is read
+        return opened
     if p.is_dir():
         versions = _versions(p)
         return _open_exported(p, next(iter(versions.values())), versions, mode, variant)

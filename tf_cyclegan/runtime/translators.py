@@ -73,11 +73,18 @@ def saved_model_translator(version: Path) -> BatchTranslator:
     return signature_translator(load_saved_model(version))
 
 
+def refuse_empty(file: Path, runtime: str):
+    """An empty model file (a copy that never started) in plain words rather than the runtime's own."""
+    if file.stat().st_size == 0:
+        raise ModelError(f"--model {file}: {runtime} cannot load it (the file is empty: 0 bytes); {AGAIN}")
+
+
 def tflite_translator(file: Path) -> BatchTranslator:
     """A .tflite file in the LiteRT interpreter, one image at a time (its input is [1, H, W, 3], resized to
     each image's size)."""
     from ai_edge_litert.interpreter import Interpreter
 
+    refuse_empty(file, "LiteRT")
     try:
         interpreter = Interpreter(model_path=str(file), num_threads=os.cpu_count())
     except (ValueError, RuntimeError) as e:  # what LiteRT raises for a file that is not a model
@@ -101,6 +108,7 @@ def tflite_translator(file: Path) -> BatchTranslator:
 def onnx_translator(file: Path) -> BatchTranslator:
     """An .onnx file (export --onnx) in onnxruntime: uint8 [batch, H, W, 3] in and out, any size."""
     onnxruntime = require("onnxruntime", "onnx", f"--model {file}", ModelError)
+    refuse_empty(file, "onnxruntime")
     try:
         session = onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own types for a file that is not a model
