@@ -138,6 +138,38 @@ def test_an_upload_over_the_limit_is_refused_as_it_streams_and_leaves_nothing(se
     assert page["max_file_size"] == limit  # the page refuses such a file before sending it
 
 
+def test_a_request_of_many_files_each_under_the_limit_is_refused_whole(served):
+    """Gradio's limit is per file and a request may carry 1000 files: the demo's UploadGuard counts them all."""
+    work, limit = served["work"], UPLOAD_MB * 2**20
+    before = files_under(work)
+    files = [("files", (f"part{i}.png", os.urandom(limit // 2), "image/png")) for i in range(3)]
+    refused = httpx.post(served["url"] + "gradio_api/upload", files=files, timeout=60)
+    assert refused.status_code == 413
+    assert refused.text == f"File size exceeded maximum allowed size of {limit} bytes."  # as Gradio's for one file
+    assert files_under(work) == before
+    accepted = upload(served["url"], "exactly.png", os.urandom(limit))  # the multipart bytes around it pass
+    assert accepted.status_code == 200 and Path(accepted.json()[0]).stat().st_size == limit
+
+
+def test_a_client_that_goes_away_mid_upload_leaves_nothing(served):
+    """Without UploadGuard Gradio kept the partial file until the demo stopped (and logged a traceback)."""
+    work, port = served["work"], int(served["url"].rstrip("/").rsplit(":", 1)[1])
+    before = files_under(work)
+    head = (b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+                       b"boundary=XyZ\r\nContent-Length: 900000\r\n\r\n" + head + os.urandom(600_000))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and files_under(work) == before:
+            time.sleep(0.1)
+        assert len(files_under(work)) == len(before) + 1  # its partial file, while it streams
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and files_under(work) != before:
+        time.sleep(0.2)
+    assert files_under(work) == before
+
+
 def test_the_model_card_names_the_checkpoint_not_the_servers_folders(served, exported):
     card = demo.model_card(served["about"])
     assert "- **checkpoint**: `ckpt-4`" in card and f"**Model:** export {exported.name} (SavedModel" in card

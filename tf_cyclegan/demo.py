@@ -202,13 +202,55 @@ def build_app(translators: dict, about: dict, max_pixels: int = MAX_UPLOAD_PIXEL
 def launch(app, host: str, port: int, block: bool = True, max_upload_mb: float = MAX_UPLOAD_MB):
     """Serve one translation at a time (bounded memory; a TFLite interpreter is not thread-safe); the rest
     wait in Gradio's queue. Gradio counts an upload's bytes as they stream in and drops it (HTTP 413, its
-    partial file deleted) once it passes max_file_size; the page refuses such a file before sending it."""
+    partial file deleted) once it passes max_file_size, UploadGuard a request whose files together do; the
+    page refuses such a file before sending it."""
     import gradio as gr
+    from starlette.middleware import Middleware
 
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])  # no web fonts: offline
     app.queue(default_concurrency_limit=1, max_size=256)
+    limit = int(max_upload_mb * 2**20)
     return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
-                      show_error=True, theme=theme, inbrowser=False, max_file_size=int(max_upload_mb * 2**20))
+                      show_error=True, theme=theme, inbrowser=False, max_file_size=limit,
+                      app_kwargs={"middleware": [Middleware(UploadGuard, limit=limit)]})
+
+
+MULTIPART_MARGIN = 64 * 1024  # a request's bytes besides its file: boundaries, part headers, form fields
+# Gradio's own answer (HTTP 413) to a file over max_file_size; a request cut off here gets the same one, as
+# whichever of the two limits comes first depends on how its bytes arrive.
+GRADIO_REFUSAL = "File size exceeded maximum allowed size of {} bytes."
+
+
+class UploadGuard:
+    """ASGI middleware for what Gradio's per-file max_file_size lets through: one request of many files (up
+    to 1000, each under the limit), cut off once the request passes the limit, and a client that goes away
+    mid-upload, whose partial file Gradio would keep until the demo stops. Both end the request's stream
+    with Starlette's MultiPartException, on which Gradio deletes the request's partial files."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit + MULTIPART_MARGIN
+
+    async def __call__(self, scope, receive, send):
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if not headers.get(b"content-type", b"").strip().lower().startswith(b"multipart/form-data"):
+            return await self.app(scope, receive, send)
+        from starlette.formparsers import MultiPartException
+
+        state = {"received": 0, "done": False}
+
+        async def counted():
+            message = await receive()
+            if state["done"]:
+                return message  # after the body: a disconnect the response may listen for
+            if message["type"] == "http.disconnect":
+                raise MultiPartException("Upload refused: the client went away before sending the whole file")
+            state["received"] += len(message.get("body", b""))
+            state["done"] = not message.get("more_body", False)
+            if state["received"] > self.limit:
+                raise MultiPartException(GRADIO_REFUSAL.format(self.limit - MULTIPART_MARGIN))  # its words
+            return message
+
+        return await self.app(scope, counted, send)
 
 
 @contextlib.contextmanager
