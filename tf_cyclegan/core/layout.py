@@ -19,6 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
+from tf_cyclegan.core.contract_file import read_contract_file
 from tf_cyclegan.core.errors import RunError
 from tf_cyclegan.core.files import atomic_write, make_temp_dir
 
@@ -142,6 +143,4 @@ def export_directions(folder: Path) -> list[str]:
 def read_contract(version: Path) -> dict:
     """A version's tf_cyclegan.json with its fields checked (ModelError naming the file and the field when one
     does not fit), or {} when there is none (an export made by another tool)."""
-    from tf_cyclegan.core.contract_file import read_contract_file
-
     return read_contract_file(Path(version) / CONTRACT_FILE)
